@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import {
+  API_VERSION, isPluginDefinition, isProviderDefinition, type PluginDefinition, type ProviderDefinition,
+} from '@gatehouse/sdk';
+import { PluginError, type ManifestEntry } from './discovery.js';
+
+const cache = new Map<string, Promise<Record<string, unknown>>>();
+
+/** Under vitest, run workspace plugins from source: `dist/x.js` → `src/x.ts` when it exists. */
+function sourceFile(file: string): string {
+  if (!process.env.VITEST) return file;
+  const src = file.replace(/([\\/])dist([\\/])(.*)\.js$/, '$1src$2$3.ts');
+  return src !== file && existsSync(src) ? src : file;
+}
+
+async function importEntry(entry: ManifestEntry): Promise<Record<string, unknown>> {
+  const file = sourceFile(entry.file);
+  if (!existsSync(file)) {
+    throw new PluginError('GW_ERR_PLUGIN_LOAD', [`${entry.kind} '${entry.name}' of package '${entry.packageName}': module ${entry.file} does not exist (is the package built?)`]);
+  }
+  let p = cache.get(file);
+  if (!p) { p = import(pathToFileURL(file).href) as Promise<Record<string, unknown>>; cache.set(file, p); }
+  try { return await p; } catch (e) {
+    cache.delete(file);
+    throw new PluginError('GW_ERR_PLUGIN_LOAD', [`${entry.kind} '${entry.name}' of package '${entry.packageName}' is installed but failed to import: ${(e as Error).message}`]);
+  }
+}
+
+function pick<T extends { name: string }>(mod: Record<string, unknown>, entry: ManifestEntry, is: (x: unknown) => x is T, names: (d: T) => string[]): T {
+  const candidates = [mod.default, ...Object.values(mod)].filter(is);
+  const found = candidates.find((d) => names(d).includes(entry.name));
+  if (!found) {
+    throw new PluginError('GW_ERR_PLUGIN_LOAD', [`package '${entry.packageName}' declares ${entry.kind} '${entry.name}', but its module exports no ${entry.kind} definition with that name (found: ${candidates.map((c) => c.name).join(', ') || 'none'})`]);
+  }
+  if ((found as unknown as { apiVersion: number }).apiVersion !== API_VERSION) {
+    throw new PluginError('GW_ERR_PLUGIN_API_VERSION', [`${entry.kind} '${entry.name}' of package '${entry.packageName}' was built for apiVersion ${(found as unknown as { apiVersion: number }).apiVersion}; this gateway speaks ${API_VERSION}`]);
+  }
+  return found;
+}
+
+export async function loadProvider(entry: ManifestEntry): Promise<ProviderDefinition> {
+  return pick(await importEntry(entry), entry, isProviderDefinition, (d) => [d.name, ...d.aliases]);
+}
+
+export async function loadPlugin(entry: ManifestEntry): Promise<PluginDefinition> {
+  return pick(await importEntry(entry), entry, isPluginDefinition, (d) => [d.name]);
+}
+
+/** Order plugins by declared dependencies (ties by name), never by discovery order. */
+export function orderPlugins(defs: PluginDefinition[], installed: Set<string>): PluginDefinition[] {
+  const byName = new Map(defs.map((d) => [d.name, d]));
+  const problems: string[] = [];
+  for (const d of defs) {
+    for (const dep of d.dependsOn) {
+      if (!byName.has(dep)) {
+        problems.push(installed.has(dep)
+          ? `plugin '${d.name}' depends on plugin '${dep}', which is disabled in the config`
+          : `plugin '${d.name}' depends on plugin '${dep}', which is not installed`);
+      }
+    }
+  }
+  if (problems.length) throw new PluginError('GW_ERR_PLUGIN_DEPENDENCY', problems);
+  const out: PluginDefinition[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (d: PluginDefinition, trail: string[]) => {
+    const s = state.get(d.name);
+    if (s === 'done') return;
+    if (s === 'visiting') throw new PluginError('GW_ERR_PLUGIN_DEPENDENCY', [`plugin dependency cycle: ${[...trail, d.name].join(' -> ')}`]);
+    state.set(d.name, 'visiting');
+    for (const dep of [...d.dependsOn].sort()) visit(byName.get(dep)!, [...trail, d.name]);
+    state.set(d.name, 'done');
+    out.push(d);
+  };
+  for (const d of [...defs].sort((a, b) => a.name.localeCompare(b.name))) visit(d, []);
+  return out;
+}

@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+import {
+  chatChunk, chatResponse, completionsChunk, completionsResponse, defineProvider, embeddingsResponse, nowSeconds,
+  type CallContext, type ChatMessage,
+} from '@gatehouse/sdk';
+
+export interface MockConfig {
+  /** Fixed reply text; default: an echo of the last user message. */
+  reply?: string;
+  /** Delay before a non-streaming answer or the first stream chunk. */
+  latency_ms?: number;
+  /** Delay between stream chunks. */
+  chunk_delay_ms?: number;
+  /** Embedding vector size. */
+  dimensions?: number;
+}
+
+const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve, reject) => {
+  if (ms <= 0) return resolve();
+  if (signal.aborted) return reject(signal.reason);
+  const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
+  const onAbort = () => { clearTimeout(t); reject(signal.reason); };
+  signal.addEventListener('abort', onAbort, { once: true });
+});
+
+const words = (s: string) => s.split(/\s+/).filter(Boolean);
+
+const textOf = (m: ChatMessage): string => typeof m.content === 'string'
+  ? m.content
+  : Array.isArray(m.content) ? m.content.map((p) => (p.type === 'text' ? p.text : '')).join(' ') : '';
+
+/** Deterministic unit vector from a text. */
+export function mockEmbedding(text: string, dimensions: number): number[] {
+  const out: number[] = [];
+  let block = createHash('sha256').update(text).digest();
+  for (let i = 0; out.length < dimensions; i++) {
+    if (i * 2 + 2 > block.length) { block = createHash('sha256').update(block).digest(); i = 0; }
+    out.push(block.readInt16BE(i * 2) / 32768);
+  }
+  const norm = Math.sqrt(out.reduce((s, x) => s + x * x, 0)) || 1;
+  return out.map((x) => Math.round((x / norm) * 1e6) / 1e6);
+}
+
+/** Answers without any network: for trying the gateway, users' CI, and load-testing the gateway itself. */
+export default defineProvider<MockConfig>({
+  name: 'mock',
+  displayName: 'Mock',
+  requiresConfig: false,
+  capabilities: ['chat', 'chatStream', 'completions', 'completionsStream', 'embeddings'],
+  configSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      reply: { type: 'string', description: 'Fixed reply; default echoes the last user message.' },
+      latency_ms: { type: 'number', minimum: 0, default: 0, description: 'Delay before answering.' },
+      chunk_delay_ms: { type: 'number', minimum: 0, default: 10, description: 'Delay between stream chunks.' },
+      dimensions: { type: 'integer', minimum: 1, maximum: 4096, default: 8, description: 'Embedding size.' },
+    },
+  },
+  create({ config, model, endpoint }) {
+    const cfg = { latency_ms: 0, chunk_delay_ms: 10, dimensions: 8, ...config };
+    const modelName = model.name ?? 'mock';
+    const idFor = (kind: string, text: string) => `mock-${kind}-${createHash('sha1').update(endpoint.name + '\0' + text).digest('hex').slice(0, 12)}`;
+    const reply = (input: string) => cfg.reply ?? `This is a mock response from Gatehouse. You said: ${input}`;
+    const limit = (text: string, max: number | null | undefined) => {
+      const w = words(text);
+      return max && w.length > max ? { text: w.slice(0, max).join(' '), finish: 'length' } : { text, finish: 'stop' };
+    };
+    const chatInput = (messages: ChatMessage[]) => {
+      const user = [...messages].reverse().find((m) => m.role === 'user');
+      return user ? textOf(user) : textOf(messages[messages.length - 1]!);
+    };
+    const promptTokens = (texts: string[]) => texts.reduce((n, t) => n + words(t).length, 0);
+
+    async function* streamWords(text: string, call: CallContext) {
+      await sleep(cfg.latency_ms, call.signal);
+      const parts = text.split(/(?<=\s)/);
+      for (let i = 0; i < parts.length; i++) {
+        if (i > 0) await sleep(cfg.chunk_delay_ms, call.signal);
+        yield parts[i]!;
+      }
+    }
+
+    return {
+      async chat(req, call) {
+        await sleep(cfg.latency_ms, call.signal);
+        const input = chatInput(req.messages);
+        const { text, finish } = limit(reply(input), req.max_tokens);
+        const n = req.n ?? 1;
+        return chatResponse({
+          id: idFor('chat', input), created: nowSeconds(), model: modelName,
+          choices: Array.from({ length: n }, () => ({ message: { role: 'assistant', content: text }, finish_reason: finish })),
+          usage: { prompt_tokens: promptTokens(req.messages.map(textOf)), completion_tokens: words(text).length * n },
+        });
+      },
+      async *chatStream(req, call) {
+        const input = chatInput(req.messages);
+        const { text, finish } = limit(reply(input), req.max_tokens);
+        const id = idFor('chat', input);
+        const created = nowSeconds();
+        let first = true;
+        for await (const piece of streamWords(text, call)) {
+          yield chatChunk({ id, created, model: modelName, choices: [{ delta: { role: first ? 'assistant' : null, content: piece } }] });
+          first = false;
+        }
+        yield chatChunk({ id, created, model: modelName, choices: [{ finish_reason: finish, delta: {} }] });
+        yield chatChunk({ id, created, model: modelName, choices: [], usage: { prompt_tokens: promptTokens(req.messages.map(textOf)), completion_tokens: words(text).length } });
+      },
+      async completions(req, call) {
+        await sleep(cfg.latency_ms, call.signal);
+        const { text, finish } = limit(reply(req.prompt), req.max_tokens);
+        const n = req.n ?? 1;
+        return completionsResponse({
+          id: idFor('cmpl', req.prompt), created: nowSeconds(), model: modelName,
+          choices: Array.from({ length: n }, () => ({ text, finish_reason: finish })),
+          usage: { prompt_tokens: words(req.prompt).length, completion_tokens: words(text).length * n },
+        });
+      },
+      async *completionsStream(req, call) {
+        const { text, finish } = limit(reply(req.prompt), req.max_tokens);
+        const id = idFor('cmpl', req.prompt);
+        const created = nowSeconds();
+        for await (const piece of streamWords(text, call)) {
+          yield completionsChunk({ id, created, model: modelName, choices: [{ text: piece }] });
+        }
+        yield completionsChunk({ id, created, model: modelName, choices: [{ finish_reason: finish, text: '' }] });
+        yield completionsChunk({ id, created, model: modelName, choices: [], usage: { prompt_tokens: words(req.prompt).length, completion_tokens: words(text).length } });
+      },
+      async embeddings(req, call) {
+        await sleep(cfg.latency_ms, call.signal);
+        const inputs: string[] = typeof req.input === 'string' ? [req.input]
+          : (req.input as unknown[]).every((x) => typeof x === 'number') ? [(req.input as number[]).join(' ')]
+          : (req.input as Array<string | number[]>).map((x) => (typeof x === 'string' ? x : x.join(' ')));
+        const tokens = promptTokens(inputs);
+        return embeddingsResponse({ model: modelName, data: inputs.map((t) => mockEmbedding(t, cfg.dimensions)), usage: { prompt_tokens: tokens, total_tokens: tokens } });
+      },
+    };
+  },
+});

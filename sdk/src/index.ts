@@ -1,0 +1,13 @@
+/**
+ * @gatehouse/sdk — everything a Gatehouse plugin or provider author imports.
+ * No tsyringe, no decorators: plain objects and functions.
+ */
+export * from './types.js';
+export * from './build.js';
+export * from './errors.js';
+export * from './schemas.js';
+export * from './plugin.js';
+export * from './tokens.js';
+export * from './http.js';
+export * from './sse.js';
+export * from './openai-compatible.js';

@@ -1,0 +1,211 @@
+/**
+ * JSON Schemas (draft 2020-12 compatible subset, as ajv compiles them) for the unified requests
+ * of spec §3, with MLflow's defaults and bounds. Extra fields are allowed and forwarded.
+ */
+import type { EndpointType } from './types.js';
+
+type Schema = Record<string, unknown>;
+
+const stringList: Schema = { type: 'array', items: { type: 'string' } };
+
+const common: Record<string, Schema> = {
+  temperature: { type: 'number', default: 0.0, minimum: 0, maximum: 2 },
+  n: { type: 'integer', default: 1, minimum: 1 },
+  stop: { anyOf: [{ ...stringList, minItems: 1 }, { type: 'null' }] },
+  max_tokens: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
+  stream: { anyOf: [{ type: 'boolean' }, { type: 'null' }] },
+  stream_options: { anyOf: [{ type: 'object' }, { type: 'null' }] },
+  model: { anyOf: [{ type: 'string' }, { type: 'null' }] },
+};
+
+const contentPart: Schema = {
+  oneOf: [
+    { type: 'object', required: ['type', 'text'], properties: { type: { const: 'text' }, text: { type: 'string' } } },
+    {
+      type: 'object', required: ['type', 'image_url'],
+      properties: {
+        type: { const: 'image_url' },
+        image_url: { type: 'object', required: ['url'], properties: { url: { type: 'string' }, detail: { enum: ['auto', 'low', 'high'] } } },
+      },
+    },
+    {
+      type: 'object', required: ['type', 'input_audio'],
+      properties: {
+        type: { const: 'input_audio' },
+        input_audio: { type: 'object', required: ['data', 'format'], properties: { data: { type: 'string' }, format: { enum: ['wav', 'mp3'] } } },
+      },
+    },
+  ],
+};
+
+const toolCall: Schema = {
+  type: 'object',
+  required: ['id'],
+  properties: {
+    id: { type: 'string' },
+    type: { type: 'string', default: 'function' },
+    function: { type: 'object', properties: { name: { type: 'string' }, arguments: { type: 'string' } } },
+  },
+};
+
+const paramType = { enum: ['string', 'number', 'integer', 'object', 'array', 'boolean', 'null'] };
+
+const tool: Schema = {
+  type: 'object',
+  required: ['type'],
+  properties: {
+    type: { enum: ['function', 'uc_function'] },
+    function: {
+      type: 'object',
+      required: ['name'],
+      properties: {
+        name: { type: 'string' },
+        description: { type: 'string' },
+        parameters: {
+          type: 'object',
+          properties: {
+            properties: {
+              type: 'object',
+              additionalProperties: {
+                type: 'object',
+                properties: { type: { anyOf: [paramType, { type: 'array', items: paramType }] }, description: { type: 'string' } },
+              },
+            },
+            type: { const: 'object' },
+            required: stringList,
+            additionalProperties: { type: 'boolean' },
+          },
+        },
+        strict: { type: 'boolean' },
+      },
+    },
+    uc_function: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
+  },
+};
+
+/** `llm/v1/chat` request. */
+export const chatRequestSchema: Schema = {
+  $id: 'gatehouse:llm/v1/chat',
+  title: 'ChatRequest',
+  type: 'object',
+  required: ['messages'],
+  properties: {
+    ...common,
+    messages: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['role'],
+        properties: {
+          role: { type: 'string' },
+          content: { anyOf: [{ type: 'string' }, { type: 'array', items: contentPart }, { type: 'null' }] },
+          tool_calls: { anyOf: [{ type: 'array', items: toolCall }, { type: 'null' }] },
+          refusal: { anyOf: [{ type: 'string' }, { type: 'null' }] },
+          tool_call_id: { anyOf: [{ type: 'string' }, { type: 'null' }] },
+        },
+      },
+    },
+    tools: { anyOf: [{ type: 'array', items: tool }, { type: 'null' }] },
+  },
+  examples: [{ messages: [{ role: 'user', content: 'Tell me a joke about gateways.' }], temperature: 0.5, max_tokens: 64 }],
+};
+
+/** `llm/v1/completions` request. */
+export const completionsRequestSchema: Schema = {
+  $id: 'gatehouse:llm/v1/completions',
+  title: 'CompletionsRequest',
+  type: 'object',
+  required: ['prompt'],
+  properties: { ...common, prompt: { type: 'string' } },
+  examples: [{ prompt: 'Write a haiku about load balancers.', max_tokens: 64 }],
+};
+
+/** `llm/v1/embeddings` request. */
+export const embeddingsRequestSchema: Schema = {
+  $id: 'gatehouse:llm/v1/embeddings',
+  title: 'EmbeddingsRequest',
+  type: 'object',
+  required: ['input'],
+  properties: {
+    input: {
+      anyOf: [
+        { type: 'string' },
+        { type: 'array', items: { type: 'string' } },
+        { type: 'array', items: { type: 'integer' } },
+        { type: 'array', items: { type: 'array', items: { type: 'integer' } } },
+      ],
+    },
+  },
+  examples: [{ input: ['hello world', 'gateways route requests'] }],
+};
+
+const usageSchema: Schema = {
+  type: 'object',
+  properties: {
+    prompt_tokens: { type: ['integer', 'null'] },
+    completion_tokens: { type: ['integer', 'null'] },
+    total_tokens: { type: ['integer', 'null'] },
+  },
+};
+
+/** Response schemas, for API docs. */
+export const responseSchemas: Record<EndpointType, Schema> = {
+  'llm/v1/chat': {
+    title: 'ChatResponse',
+    type: 'object',
+    properties: {
+      id: { type: ['string', 'null'] }, object: { const: 'chat.completion' }, created: { type: 'integer' }, model: { type: 'string' },
+      choices: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            index: { type: 'integer' },
+            message: {
+              type: 'object',
+              properties: {
+                role: { type: 'string' }, content: { type: ['string', 'array', 'null'] },
+                tool_calls: { type: ['array', 'null'] }, refusal: { type: ['string', 'null'] },
+              },
+            },
+            finish_reason: { type: ['string', 'null'] },
+          },
+        },
+      },
+      usage: usageSchema,
+    },
+  },
+  'llm/v1/completions': {
+    title: 'CompletionsResponse',
+    type: 'object',
+    properties: {
+      id: { type: ['string', 'null'] }, object: { const: 'text_completion' }, created: { type: 'integer' }, model: { type: 'string' },
+      choices: {
+        type: 'array',
+        items: { type: 'object', properties: { index: { type: 'integer' }, text: { type: 'string' }, finish_reason: { type: ['string', 'null'] } } },
+      },
+      usage: usageSchema,
+    },
+  },
+  'llm/v1/embeddings': {
+    title: 'EmbeddingsResponse',
+    type: 'object',
+    properties: {
+      object: { const: 'list' },
+      data: {
+        type: 'array',
+        items: { type: 'object', properties: { object: { const: 'embedding' }, embedding: { type: ['array', 'string'], items: { type: 'number' } }, index: { type: 'integer' } } },
+      },
+      model: { type: 'string' },
+      usage: { type: 'object', properties: { prompt_tokens: { type: ['integer', 'null'] }, total_tokens: { type: ['integer', 'null'] } } },
+    },
+  },
+};
+
+/** The request schema for an endpoint type. */
+export const requestSchemas: Record<EndpointType, Schema> = {
+  'llm/v1/chat': chatRequestSchema,
+  'llm/v1/completions': completionsRequestSchema,
+  'llm/v1/embeddings': embeddingsRequestSchema,
+};
