@@ -179,7 +179,7 @@ export async function buildGeneration({ config, services: rootServices, logger, 
       if (--inflight === 0 && drainWaiters.length) { const w = drainWaiters; drainWaiters = []; w.forEach((f) => f()); }
     }
   });
-  const router = new Router();
+  const router = new Router({ strict: true });
   mountRoutes({ app, router, routes: routeDefs, api, surfaces, logger, secrets: config.secrets });
 
   return {

@@ -7,9 +7,10 @@ import { PluginError, type ManifestEntry } from './discovery.js';
 
 const cache = new Map<string, Promise<Record<string, unknown>>>();
 
-/** Under vitest, run workspace plugins from source: `dist/x.js` → `src/x.ts` when it exists. */
+/** When the kernel itself runs from source (vitest), run workspace plugins from source too: `dist/x.js` → `src/x.ts`. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
 function sourceFile(file: string): string {
-  if (!process.env.VITEST) return file;
+  if (!FROM_SOURCE) return file;
   const src = file.replace(/([\\/])dist([\\/])(.*)\.js$/, '$1src$2$3.ts');
   return src !== file && existsSync(src) ? src : file;
 }
