@@ -129,10 +129,10 @@ describe('endpoint list paging', () => {
     const endpoints = Array.from({ length: 3001 }, (_, i) => ({ name: `e${i}`, endpoint_type: 'llm/v1/embeddings', model: { provider: 'mock' } }));
     const gw = await startTestGateway({ config: { endpoints } });
     try {
-      const first = await (await fetch(`${gw.url}/api/2.0/endpoints/`)).json();
+      const first = (await (await fetch(`${gw.url}/api/2.0/endpoints/`)).json() as any);
       expect(first.endpoints).toHaveLength(3000);
       expect(first.next_page_token).toBe('eyJpbmRleCI6IDMwMDB9');
-      const second = await (await fetch(`${gw.url}/api/2.0/endpoints/?page_token=${first.next_page_token}`)).json();
+      const second = (await (await fetch(`${gw.url}/api/2.0/endpoints/?page_token=${first.next_page_token}`)).json() as any);
       expect([second.endpoints.map((e: any) => e.name), second.next_page_token]).toEqual([['e3000'], null]);
       const bad = await fetch(`${gw.url}/api/2.0/endpoints/?page_token=garbage`);
       expect(bad.status).toBe(400);

@@ -36,6 +36,16 @@ describe('openai-compat with the official openai client', () => {
       'POST /broken/v1/chat/completions': { status: 500, json: { error: { message: 'The server had an error while processing your request.', type: 'server_error' } } },
       'POST /denied/v1/chat/completions': { status: 401, json: { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } } },
       'POST /hang/v1/chat/completions': { hang: true },
+      'POST /tools/v1/chat/completions': {
+        sse: [
+          { ...openaiChunk(null), choices: [{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }, finish_reason: null }] },
+          { ...openaiChunk(null), choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }, finish_reason: null }] },
+          { ...openaiChunk(null), choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }, finish_reason: null }] },
+          openaiChunk(null, 'tool_calls'),
+          { ...openaiChunk(null), choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 } },
+          '[DONE]',
+        ],
+      },
       'POST /midstream/v1/chat/completions': {
         sse: [openaiChunk('partial '), { error: { message: 'upstream overloaded mid-stream', type: 'server_error' } }],
       },
@@ -51,7 +61,7 @@ describe('openai-compat with the official openai client', () => {
           { name: 'chat', endpoint_type: 'llm/v1/chat', model: { provider: 'mock', name: 'mock-chat', config: { chunk_delay_ms: 1 } } },
           { name: 'completions', endpoint_type: 'llm/v1/completions', model: { provider: 'mock', name: 'mock-completions', config: { chunk_delay_ms: 1 } } },
           { name: 'embeddings', endpoint_type: 'llm/v1/embeddings', model: { provider: 'mock', name: 'mock-embeddings', config: { dimensions: 8 } } },
-          upstream('ok'), upstream('limited'), upstream('broken'), upstream('denied'), upstream('midstream'),
+          upstream('ok'), upstream('limited'), upstream('broken'), upstream('denied'), upstream('midstream'), upstream('tools'),
           upstream('hang', { timeout_seconds: 0.5 }),
         ],
         routes: [{ name: 'split', task_type: 'llm/v1/chat', destinations: [{ name: 'chat', traffic_percentage: 100 }] }],
@@ -120,6 +130,23 @@ describe('openai-compat with the official openai client', () => {
     expect(chunks.slice(0, -1).every((c) => c.usage === null && c.choices.length === 1)).toBe(true);
   });
 
+  it('the SDK\'s stream helper assembles a final completion, tool calls and usage included', async () => {
+    const stream = client.chat.completions.stream({
+      model: 'tools', messages: [{ role: 'user', content: 'weather in Paris?' }], stream_options: { include_usage: true },
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }],
+    });
+    const final = await stream.finalChatCompletion();
+    expect(final.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(final.choices[0]!.message.tool_calls).toEqual([
+      { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+    ]);
+    expect(final.usage).toEqual({ prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 });
+    expect(up.last().json.tools[0].function.name).toBe('get_weather');
+
+    const mock = await client.chat.completions.stream({ model: 'chat', messages: [{ role: 'user', content: 'four five' }] }).finalChatCompletion();
+    expect(mock.choices[0]!.message).toMatchObject({ role: 'assistant', content: expect.stringContaining('four five') });
+  });
+
   it('completions', async () => {
     const res = await client.completions.create({ model: 'completions', prompt: 'say something', max_tokens: 64 });
     expect(res.choices[0]!.text).toContain('say something');
@@ -167,7 +194,7 @@ describe('openai-compat with the official openai client', () => {
   it('lists and retrieves models', async () => {
     const page = await client.models.list();
     const ids = page.data.map((m) => m.id);
-    expect(ids).toEqual(['chat', 'completions', 'embeddings', 'ok', 'limited', 'broken', 'denied', 'midstream', 'hang', 'split']);
+    expect(ids).toEqual(['chat', 'completions', 'embeddings', 'ok', 'limited', 'broken', 'denied', 'midstream', 'tools', 'hang', 'split']);
     expect(page.data[0]).toEqual({ id: 'chat', object: 'model', created: expect.any(Number), owned_by: 'mock' });
     expect(page.data.find((m) => m.id === 'ok')!.owned_by).toBe('openai');
     expect(page.data.find((m) => m.id === 'split')!.owned_by).toBe('gatehouse');
@@ -285,6 +312,25 @@ describe('openai-compat turned off', () => {
       expect((await fetch(`${gw.url}/v1/models`)).status).toBe(404);
       expect((await postJson(`${gw.url}/v1/chat/completions`, { model: 'chat', messages: [{ role: 'user', content: 'x' }] })).status).toBe(404);
       expect((await postJson(`${gw.url}/endpoints/chat/invocations`, { messages: [{ role: 'user', content: 'x' }] })).status).toBe(200);
+      const doc = (await (await fetch(`${gw.url}/openapi.json`)).json() as any);
+      expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v1/'))).toEqual([]);
+      expect(doc.info.version).toBe('0.1.0');
+    } finally { await gw.close(); }
+  });
+});
+
+describe('openai-compat: unmatched /v1 paths', () => {
+  it('answer in OpenAI\'s error shape (404 and 405), and 501s say not to retry', async () => {
+    const gw = await startTestGateway({ logLevel: 'warn', config: { endpoints: [{ name: 'chat', endpoint_type: 'llm/v1/chat', model: { provider: 'mock' } }], routes: [{ name: 'r', task_type: 'llm/v1/chat', destinations: [{ name: 'chat', traffic_percentage: 100 }] }] } });
+    try {
+      const missing = await fetch(`${gw.url}/v1/responses`, { method: 'POST' });
+      expect([missing.status, ((await missing.json()) as any).error.code]).toEqual([404, 'GW_ERR_ROUTE_NOT_FOUND']);
+      const method = await fetch(`${gw.url}/v1/chat/completions`);
+      expect([method.status, ((await method.json()) as any).error.code]).toEqual([405, 'GW_ERR_METHOD_NOT_ALLOWED']);
+      const routed = await postJson(`${gw.url}/v1/chat/completions`, { model: 'r', messages: [{ role: 'user', content: 'x' }] });
+      expect([routed.status, routed.headers.get('x-should-retry')]).toEqual([501, 'false']);
+      expect((await fetch(`${gw.url}/nope`)).status).toBe(404);
+      expect((await (await fetch(`${gw.url}/nope`)).json() as any)).toEqual({ detail: 'Not Found' });
     } finally { await gw.close(); }
   });
 });

@@ -153,7 +153,7 @@ async function start(o: Record<string, string | boolean | undefined>): Promise<n
   return new Promise<number>((resolveExit) => {
     const stop = (signal: string) => {
       logger.info(`${signal} received; finishing in-flight requests (grace period ${grace / 1000} s)`);
-      gw.close(grace).then(() => { logger.info('stopped'); resolveExit(0); }, (e) => { logger.error(String(e)); resolveExit(1); });
+      gw.close(grace).then(() => { logger.info('stopped'); cluster.worker?.disconnect(); resolveExit(0); }, (e) => { logger.error(String(e)); resolveExit(1); });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

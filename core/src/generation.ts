@@ -13,6 +13,7 @@ import { compose } from './pipeline/compose.js';
 import { kernelStages, type BoundEndpoint } from './pipeline/stages.js';
 import { mountRoutes } from './server/koa.js';
 import { mlflowRoutes, mlflowSurface } from './surfaces/mlflow.js';
+import { VERSION } from './version.js';
 
 const CAPABILITIES: Capability[] = ['chat', 'chatStream', 'completions', 'completionsStream', 'embeddings'];
 const TYPE_LABEL = { 'llm/v1/chat': 'a chat', 'llm/v1/completions': 'a completions', 'llm/v1/embeddings': 'an embeddings' } as const;
@@ -73,6 +74,8 @@ export async function buildGeneration({ config, services: rootServices, logger, 
   let drainWaiters: Array<() => void> = [];
 
   const api: GatewayApi = {
+    version: VERSION,
+    httpRoutes: () => routeDefs.map(({ def, owner }) => ({ method: def.method, path: def.path, surface: def.surface ?? 'mlflow', openapi: def.openapi ?? false, owner })),
     endpoints: () => endpointInfos,
     routes: () => routes,
     lookup(name) {

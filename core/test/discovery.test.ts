@@ -39,7 +39,7 @@ describe('plugin discovery', () => {
       const r = await postJson(`${gw.url}/endpoints/e/invocations`, { prompt: 'hi' });
       expect(r.status).toBe(200);
       expect(r.json.choices[0].text).toBe('> hi');
-      const list = await (await fetch(`${gw.url}/api/2.0/endpoints/e`)).json();
+      const list = (await (await fetch(`${gw.url}/api/2.0/endpoints/e`)).json() as any);
       expect(list.model.provider).toBe('echo');
       const chat = await postJson(`${gw.url}/endpoints/e/invocations`, { messages: [] });
       expect(chat.status).toBe(422);

@@ -86,8 +86,9 @@ export interface ProviderDefinition<C = any> {
   /** Whether `model.config` must be present (MLflow requires it for built-in providers). */
   readonly requiresConfig: boolean;
   /**
-   * Dot paths in `model.config` resolved like API keys (`$ENV`, key file, literal) and never
-   * logged. Defaults to every top-level key ending in `_api_key`.
+   * Dot paths in `model.config` resolved like API keys (`$ENV`, key file, literal). Defaults to
+   * every top-level key ending in `_api_key`. Values of fields whose name contains key, secret,
+   * token, password or credential are scrubbed from every response and log line.
    */
   readonly keyFields?: readonly string[];
   /** Accept a `model` field in the request body (MLflow rejects it for most providers). */
@@ -218,7 +219,9 @@ export interface RouteDefinition {
 /** How a surface shapes errors and streams. */
 export interface SurfaceDefinition {
   name: string;
-  renderError(err: GatewayError): { status: number; body: unknown };
+  /** Unmatched paths under this prefix (404, 405) are answered in this surface's shape, e.g. `/v1/`. */
+  pathPrefix?: string;
+  renderError(err: GatewayError): { status: number; body: unknown; headers?: Record<string, string> };
   /** The event written after the last chunk, e.g. `[DONE]`. */
   streamTerminator?: string;
   /** The event written when a stream fails after it started. */
@@ -242,8 +245,15 @@ export type InvokeResult =
   | { kind: 'json'; value: UnifiedResponse; invocation: Invocation }
   | { kind: 'stream'; chunks: AsyncIterable<UnifiedChunk>; invocation: Invocation };
 
+/** One mounted HTTP route, as `GatewayApi.httpRoutes()` lists it. */
+export interface HttpRouteInfo { method: string; path: string; surface: string; openapi: boolean; owner: string }
+
 /** What plugins may ask of the running gateway. */
 export interface GatewayApi {
+  /** The kernel's version. */
+  readonly version: string;
+  /** Every HTTP route of this configuration, kernel's and plugins', with the plugin that added it. */
+  httpRoutes(): readonly HttpRouteInfo[];
   endpoints(): readonly EndpointInfo[];
   routes(): readonly RouteInfo[];
   /** Find an endpoint or a traffic route by name. */

@@ -3,6 +3,8 @@
  * reads at any byte, including inside a multi-byte UTF-8 character.
  */
 
+import { GatewayError } from './errors.js';
+
 /** One server-sent event. */
 export interface SSEEvent { event?: string; data: string; id?: string }
 
@@ -65,6 +67,11 @@ export async function* sseEvents(body: AsyncIterable<Uint8Array | string>): Asyn
 export async function* ndjson<T = unknown>(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<T> {
   for await (const line of lines(body)) {
     const t = line.trim();
-    if (t) yield JSON.parse(t) as T;
+    if (!t) continue;
+    let value: T;
+    try { value = JSON.parse(t) as T; } catch {
+      throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', 'The upstream sent a stream line that is not valid JSON.');
+    }
+    yield value;
   }
 }

@@ -24,3 +24,10 @@ describe('sdk stream readers', () => {
     expect(await collect(ndjson(split(bytes('{"x":1}\n\n{"y":"ü"}\n'), [3])))).toEqual([{ x: 1 }, { y: 'ü' }]);
   });
 });
+
+describe('sdk ndjson errors', () => {
+  it('a line that is not JSON is a 502 GatewayError, not a raw SyntaxError', async () => {
+    const err = await collect(ndjson(split(bytes('{"x":1}\nnot json\n'), [4]))).catch((e) => e);
+    expect([err.code, err.status]).toEqual(['GW_ERR_UPSTREAM_BAD_RESPONSE', 502]);
+  });
+});

@@ -45,6 +45,8 @@ const compile = (schema: object): ValidateFunction => {
 
 const KERNEL_KEYS = ['endpoints', 'routes', 'timeout_seconds'];
 const NAME_RE = /^[\p{L}\p{N}_\-.]+$/u;
+/** Resolved fields whose values are scrubbed from responses and logs (a region or a role ARN is not). */
+const SECRET_FIELD = /key|secret|token|password|credential/i;
 
 const endpointSchema = {
   type: 'object',
@@ -223,7 +225,7 @@ export async function loadConfigText(text: string, file: string, discovery: Disc
       const r = resolveKey(value, env);
       if (r.error) { problems.push({ path: [...configPath, ...field.split('.')], message: r.error }); keysOk = false; continue; }
       setPath(config, field, r.value);
-      if (r.value && r.value.length >= 6) secrets.push(r.value, r.value.trim());
+      if (SECRET_FIELD.test(field.split('.').pop()!) && r.value && r.value.trim().length >= 6) secrets.push(r.value, r.value.trim());
     }
     if (!keysOk) continue;
     const model = { name: ep.model.name ?? null, provider: entry.name };

@@ -109,6 +109,7 @@ export function mountRoutes({ app, router, routes, api, surfaces, logger, secret
     return err;
   };
 
+  const prefixed = [...surfaces.values()].filter((s) => s.pathPrefix);
   app.use(async (ctx, next) => {
     try {
       await next();
@@ -131,9 +132,11 @@ export function mountRoutes({ app, router, routes, api, surfaces, logger, secret
     } catch (e) {
       const err = handle(e, ctx.path);
       if (ctx.respond === false || ctx.res.headersSent) { ctx.res.end(); return; }
-      const rendered = surfaceOf(ctx.state.surface as string | undefined).renderError(err);
+      const surface = (ctx.state.surface as string | undefined) ?? prefixed.find((s) => ctx.path.startsWith(s.pathPrefix!))?.name;
+      const rendered = surfaceOf(surface).renderError(err);
       ctx.status = rendered.status;
       if (err.headers) ctx.set(err.headers);
+      if (rendered.headers) ctx.set(rendered.headers);
       ctx.body = rendered.body;
     }
   });

@@ -10,6 +10,9 @@ import { Services } from '../container.js';
 import { buildGeneration, type Generation } from '../generation.js';
 import { createLogger } from '../logger.js';
 import { discover, findHostDir, type Discovery } from '../plugins/discovery.js';
+import { VERSION } from '../version.js';
+
+export { VERSION };
 
 export interface StartOptions {
   configPath: string;
@@ -43,11 +46,6 @@ export function resolveHostDir(explicit?: string, env: NodeJS.ProcessEnv = proce
   return findHostDir(process.cwd()) ?? findHostDir(resolve(here, '..', '..', '..')) ?? process.cwd();
 }
 
-export const VERSION: string = (() => {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch { return '0.0.0'; }
-})();
 
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const env = options.env ?? process.env;

@@ -1,0 +1,65 @@
+/**
+ * The OpenAI surface: how errors and streams look on `/v1/*`. OpenAI's error body is
+ * `{"error": {"message", "type", "param", "code"}}`; its statuses differ from MLflow's in a few
+ * places (validation is 400, not 422; a failing upstream is the gateway's 502, not the upstream's
+ * own 5xx). The table lives here so the README can mirror it line for line.
+ */
+import type { GatewayError, SurfaceDefinition } from '@gatehouse/sdk';
+
+export const SURFACE = 'openai';
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string };
+}
+
+/** Codes whose catalogue status OpenAI clients expect differently. */
+const STATUS_OVERRIDES: Partial<Record<string, number>> = {
+  // OpenAI answers every malformed or invalid request with 400; FastAPI's 422 means nothing to its SDKs.
+  GW_ERR_REQUEST_INVALID_JSON: 400,
+  GW_ERR_REQUEST_VALIDATION: 400,
+  GW_ERR_REQUEST_PARAM: 400,
+  GW_ERR_REQUEST_MODEL_FIELD: 400,
+};
+
+/**
+ * The status an OpenAI client sees for a gateway error.
+ * - request problems: 400 (404 for an unknown model, 413 for a huge body);
+ * - an upstream that answered 4xx keeps its status (a 429 stays a 429, so clients back off),
+ *   except 401/403/407: those concern the gateway's own credentials, not the caller's, so they
+ *   are the gateway's fault (502) and must not read as "your API key is wrong";
+ * - an upstream 5xx, a bad answer or an unreachable upstream is 502; a timeout is 504.
+ */
+export function openAIStatus(err: GatewayError): number {
+  const override = STATUS_OVERRIDES[err.code];
+  if (override !== undefined) return override;
+  if (err.code === 'GW_ERR_UPSTREAM_STATUS') {
+    const s = err.status;
+    if (s >= 400 && s < 500 && s !== 401 && s !== 403 && s !== 407) return s;
+    return 502;
+  }
+  return err.status;
+}
+
+/** The `error` object OpenAI clients parse, for a JSON answer and for a stream's last event alike. */
+export function openAIError(err: GatewayError): OpenAIErrorBody {
+  return {
+    error: {
+      message: err.expose ? err.message : 'Internal Server Error',
+      type: err.type,
+      param: err.param ?? null,
+      code: err.code,
+    },
+  };
+}
+
+export const openAISurface: SurfaceDefinition = {
+  name: SURFACE,
+  pathPrefix: '/v1/',
+  renderError: (err) => {
+    const status = openAIStatus(err);
+    // OpenAI's SDKs retry 5xx answers unless told not to; retrying a 501 cannot help.
+    return status === 501 ? { status, body: openAIError(err), headers: { 'x-should-retry': 'false' } } : { status, body: openAIError(err) };
+  },
+  streamTerminator: '[DONE]',
+  renderStreamError: (err) => openAIError(err),
+};

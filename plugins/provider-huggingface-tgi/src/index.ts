@@ -1,0 +1,86 @@
+import {
+  GatewayError, defineProvider, joinUrl, nowSeconds, sseEvents,
+  type CallContext, type ProviderContext, type ProviderInstance,
+} from '@gatehouse/sdk';
+import {
+  chatChunkFrom, chatRequestBody, chatResponseFrom, generateRequestBody, generateResponseFrom, generateStreamChunkFrom,
+  tgiStreamError,
+} from './transforms.js';
+
+export * from './transforms.js';
+
+export interface HuggingFaceTGIConfig {
+  hf_server_url: string;
+}
+
+/** Parse a TGI SSE body into JSON events; `[DONE]` ends it, an `{"error": ...}` event throws. */
+export async function* tgiEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<any> {
+  for await (const ev of sseEvents(body)) {
+    const data = ev.data.trim();
+    if (!data) continue;
+    if (data === '[DONE]') return;
+    let js: any;
+    try { js = JSON.parse(data); } catch {
+      throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', 'The upstream sent a stream event that is not valid JSON.');
+    }
+    if (js && typeof js === 'object' && js.error !== undefined && js.error !== null) throw tgiStreamError(js);
+    yield js;
+  }
+}
+
+/**
+ * Hugging Face Text Generation Inference (spec §11.7): completions via `/generate` as MLflow,
+ * plus completions streams (`/generate_stream`) and chat / chat streams via TGI's Messages API.
+ */
+export default defineProvider<HuggingFaceTGIConfig>({
+  name: 'huggingface-text-generation-inference',
+  displayName: 'Hugging Face Text Generation Inference',
+  capabilities: ['chat', 'chatStream', 'completions', 'completionsStream'],
+  configSchema: {
+    type: 'object',
+    required: ['hf_server_url'],
+    additionalProperties: false,
+    properties: {
+      hf_server_url: {
+        type: 'string',
+        pattern: '^https?://',
+        description: 'Base URL of the TGI server, e.g. http://127.0.0.1:8080 (`/generate`, `/generate_stream` and `/v1/chat/completions` are appended).',
+      },
+    },
+  },
+  create(ctx: ProviderContext<HuggingFaceTGIConfig>): ProviderInstance {
+    const base = ctx.config.hf_server_url;
+    const headers = { 'content-type': 'application/json' };
+    const modelName = ctx.model.name ?? '';
+    const send = (path: string, body: unknown, call: CallContext) =>
+      ({ url: joinUrl(base, path), headers, body, signal: call.signal, timeoutMs: ctx.timeoutMs });
+
+    async function* completionsStream(body: unknown, call: CallContext) {
+      const res = await ctx.http.stream(send('generate_stream', body, call));
+      const created = nowSeconds();
+      for await (const js of tgiEvents(res.body)) yield generateStreamChunkFrom(js, modelName, created);
+    }
+    async function* chatStream(body: unknown, call: CallContext) {
+      const res = await ctx.http.stream(send('v1/chat/completions', body, call));
+      for await (const js of tgiEvents(res.body)) yield chatChunkFrom(js, modelName);
+    }
+
+    return {
+      async completions(req, call) {
+        const js = await ctx.http.json(send('generate', generateRequestBody(req), call));
+        return generateResponseFrom(js, modelName);
+      },
+      // Not `async`: parameter errors are thrown when the stream is requested, before any chunk.
+      completionsStream(req, call) {
+        return completionsStream(generateRequestBody(req, true), call);
+      },
+      async chat(req, call) {
+        const js = await ctx.http.json(send('v1/chat/completions', chatRequestBody(req, ctx.model.name, false), call));
+        return chatResponseFrom(js, modelName);
+      },
+      chatStream(req, call) {
+        return chatStream(chatRequestBody(req, ctx.model.name, true), call);
+      },
+    };
+  },
+});
