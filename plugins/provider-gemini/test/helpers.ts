@@ -1,24 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { createHttpClient, type EndpointType, type Logger, type ProviderInstance } from '@gatehouse/sdk';
+import type { EndpointType, Logger, ProviderInstance } from '@gatehouse/sdk';
+import { createProviderInstance, silentLogger } from '@gatehouse/sdk/testing';
 import provider, { type GeminiConfig } from '../src/index.js';
 
 export const fixture = (name: string): any =>
   JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 
-const noop = () => {};
-export const logger: Logger = { debug: noop, info: noop, warn: noop, error: noop, child: () => logger };
+export const logger: Logger = silentLogger;
 
-export const call = () => ({ signal: new AbortController().signal });
+export { testCall as call } from '@gatehouse/sdk/testing';
 
 export function instance(baseUrl: string, endpointType: EndpointType = 'llm/v1/chat', modelName = 'gemini-2.0-flash', extra: Partial<GeminiConfig> = {}): ProviderInstance {
-  return provider.create({
-    config: { gemini_api_key: 'test-key', gemini_api_base: `${baseUrl}/v1beta/models`, ...extra },
-    model: { name: modelName, provider: 'gemini' },
-    endpoint: { name: 'e', endpoint_type: endpointType },
-    http: createHttpClient(),
-    logger,
-    timeoutMs: 5000,
-  });
+  return createProviderInstance(provider, { config: { gemini_api_key: 'test-key', gemini_api_base: `${baseUrl}/v1beta/models`, ...extra }, model: modelName, endpointType });
 }
 
 /** Encode events as Gemini writes them: `data: <json>` followed by a blank line, CRLF line ends. */

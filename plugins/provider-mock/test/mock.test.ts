@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createHttpClient } from '@gatehouse/sdk';
-import { checkProvider, collect } from '@gatehouse/sdk/testing';
+import { checkProvider, collect, createProviderInstance, testCall as call } from '@gatehouse/sdk/testing';
 import mock, { mockEmbedding } from '../src/index.js';
 
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
-const make = (config: Record<string, unknown> = {}) => mock.create({ config, model: { name: 'm', provider: 'mock' }, endpoint: { name: 'e', endpoint_type: 'llm/v1/chat' }, http: createHttpClient(), logger: silent, timeoutMs: 1000 });
-const call = () => ({ signal: new AbortController().signal });
+const make = (config: Record<string, unknown> = {}) => createProviderInstance(mock, { config, model: 'm' });
 
 describe('provider-mock', () => {
   it('passes the conformance checks and needs no config', () => {

@@ -1,20 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { createHttpClient, type EndpointType, type Logger, type ProviderInstance } from '@gatehouse/sdk';
+import type { EndpointType, Logger, ProviderInstance } from '@gatehouse/sdk';
+import { createProviderInstance, silentLogger } from '@gatehouse/sdk/testing';
 import provider from '../src/index.js';
 
 export const fixture = (name: string): any => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 
-const noop = () => {};
-export const logger: Logger = { debug: noop, info: noop, warn: noop, error: noop, child: () => logger };
-export const call = () => ({ signal: new AbortController().signal });
+export const logger: Logger = silentLogger;
+export { testCall as call } from '@gatehouse/sdk/testing';
 
 export function instance(baseUrl: string, endpointType: EndpointType, modelName: string): ProviderInstance {
-  return provider.create({
-    config: { mosaicml_api_key: 'test-key', mosaicml_api_base: baseUrl },
-    model: { name: modelName, provider: 'mosaicml' },
-    endpoint: { name: 'e', endpoint_type: endpointType },
-    http: createHttpClient(),
-    logger,
-    timeoutMs: 5000,
-  });
+  return createProviderInstance(provider, { config: { mosaicml_api_key: 'test-key', mosaicml_api_base: baseUrl }, model: modelName, endpointType });
 }

@@ -1,22 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpClient, isGatewayError, type ProviderInstance } from '@gatehouse/sdk';
-import { checkProvider, collect, startFakeUpstream, type FakeUpstream } from '@gatehouse/sdk/testing';
+import { isGatewayError, type ProviderInstance } from '@gatehouse/sdk';
+import { checkProvider, collect, createProviderInstance, fixtures, rejection, startFakeUpstream, testCall as signal, type FakeUpstream } from '@gatehouse/sdk/testing';
 import openai from '../src/index.js';
 
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
-const http = createHttpClient();
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
-const signal = () => ({ signal: new AbortController().signal });
+const fixture = fixtures(new URL('./fixtures/', import.meta.url)).json;
 const chatReq = (extra: Record<string, unknown> = {}) => ({ messages: [{ role: 'user', content: 'Hi' }], temperature: 0, n: 1, ...extra });
 
-function make(config: Record<string, unknown>, name: string | null = 'gpt-4o-mini', type: any = 'llm/v1/chat'): ProviderInstance {
-  return openai.create({ config: config as any, model: { name, provider: 'openai' }, endpoint: { name: 'e', endpoint_type: type }, http, logger: silent, timeoutMs: 2000 });
-}
-
-async function rejection(p: Promise<unknown> | AsyncIterable<unknown>) {
-  try { await (Symbol.asyncIterator in (p as object) ? collect(p as AsyncIterable<unknown>) : p); } catch (e) { return e as any; }
-  throw new Error('expected a rejection');
+function make(config: Record<string, unknown>, model: string | null = 'gpt-4o-mini', endpointType: any = 'llm/v1/chat', timeoutMs = 2000): ProviderInstance {
+  return createProviderInstance(openai, { config: config as any, model, endpointType, timeoutMs });
 }
 
 describe('provider-openai', () => {
@@ -174,7 +165,7 @@ describe('provider-openai', () => {
     });
     it('slow upstream: 504 after the timeout', async () => {
       up.on('POST /v1/chat/completions', { hang: true });
-      const slow = openai.create({ config: { openai_api_key: 'k', openai_api_base: `${up.url}/v1` }, model: { name: 'm', provider: 'openai' }, endpoint: { name: 'e', endpoint_type: 'llm/v1/chat' }, http, logger: silent, timeoutMs: 200 });
+      const slow = make({ openai_api_key: 'k', openai_api_base: `${up.url}/v1` }, 'm', 'llm/v1/chat', 200);
       const e = await rejection(slow.chat!(chatReq() as any, signal()));
       expect([e.status, e.code]).toEqual([504, 'GW_ERR_UPSTREAM_TIMEOUT']);
     });

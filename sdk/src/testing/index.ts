@@ -1,2 +1,3 @@
 export * from './fake-upstream.js';
 export * from './conformance.js';
+export * from './provider-kit.js';
