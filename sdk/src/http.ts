@@ -108,7 +108,9 @@ async function readText(body: AsyncIterable<Uint8Array>): Promise<string> {
 
 /** Create the shared client. One per process is enough: undici pools connections per origin. */
 export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTimeoutMs?: number } = {}): HttpClient {
-  const dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 300_000, connections: 256 });
+  // No cap on connections per origin: a cap queues streams inside the gateway (1,000 open streams
+  // to one upstream need 1,000 connections); keep-alive reuses them between calls.
+  const dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 300_000 });
   const defaultTimeout = options.defaultTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
 
   async function send(req: UpstreamRequest): Promise<UpstreamResponse> {

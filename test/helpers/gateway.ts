@@ -2,7 +2,7 @@
  * Start the whole gateway in-process on 127.0.0.1 (random port) with every plugin the stock
  * distribution installs, from a config given as YAML text or an object.
  */
-import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,10 +30,7 @@ export async function startTestGateway(opts: {
 }): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
   const configPath = join(dir, 'config.yaml');
-  const text = typeof opts.config === 'string' ? opts.config : stringify(opts.config);
-  // TEMP(lead): feature plugins under construction; removed once their sources exist.
-  const off = ['docs-ui', 'openai-compat'].filter((n) => !existsSync(join(REPO_ROOT, 'plugins', n, 'src', 'index.ts')) && !text.includes(`${n}:`));
-  writeFileSync(configPath, text + (off.length && !opts.hostDir ? '\n' + off.map((n) => `${n}: {enabled: false}`).join('\n') + '\n' : ''));
+  writeFileSync(configPath, typeof opts.config === 'string' ? opts.config : stringify(opts.config));
   const logs: string[] = [];
   const logger = createLogger({ level: opts.logLevel ?? 'debug', format: 'json', write: (l) => logs.push(l) });
   const gateway = await startGateway({
