@@ -24,6 +24,8 @@ export interface UpstreamResponse {
   headers: Record<string, string | string[] | undefined>;
   /** The body, as bytes; errors while reading are mapped to GatewayErrors. */
   body: AsyncIterable<Uint8Array>;
+  /** The whole body as UTF-8 text (instead of iterating `body`). */
+  text(): Promise<string>;
 }
 
 /** The shared upstream client, available to providers as `ctx.http`. */
@@ -100,12 +102,6 @@ export function upstreamStatusError(status: number, parsed: unknown): GatewayErr
   return new GatewayError('GW_ERR_UPSTREAM_STATUS', message, { status: status >= 400 && status < 600 ? status : 502, detail });
 }
 
-async function readText(body: AsyncIterable<Uint8Array>): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  for await (const c of body) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** Create the shared client. One per process is enough: undici pools connections per origin. */
 export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTimeoutMs?: number } = {}): HttpClient {
   // No cap on connections per origin: a cap queues streams inside the gateway (1,000 open streams
@@ -138,7 +134,10 @@ export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTime
           finally { if (!raw.destroyed) raw.destroy(); }
         },
       };
-      return { status: res.statusCode, headers: res.headers as UpstreamResponse['headers'], body: mapped };
+      const text = async () => {
+        try { return await raw.text(); } catch (e) { throw transportError(e, req.url, timeoutMs); }
+      };
+      return { status: res.statusCode, headers: res.headers as UpstreamResponse['headers'], body: mapped, text };
     } catch (e) {
       throw transportError(e, req.url, timeoutMs);
     }
@@ -148,13 +147,12 @@ export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTime
     request: send,
     async json<T>(req: UpstreamRequest): Promise<T> {
       const res = await send(req);
-      const text = await readText(res.body);
-      return interpretUpstream(res.status, headerValue(res.headers, 'content-type'), text) as T;
+      return interpretUpstream(res.status, headerValue(res.headers, 'content-type'), await res.text()) as T;
     },
     async stream(req: UpstreamRequest): Promise<UpstreamResponse> {
       const res = await send(req);
       if (res.status >= 200 && res.status < 300) return res;
-      const text = await readText(res.body);
+      const text = await res.text();
       const ct = headerValue(res.headers, 'content-type');
       try { interpretUpstream(res.status, ct, text); } catch (e) {
         if (isGatewayError(e) && e.code === 'GW_ERR_UPSTREAM_CONTENT_TYPE') throw upstreamStatusError(res.status, { message: text });

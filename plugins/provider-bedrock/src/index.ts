@@ -22,12 +22,6 @@ const intHeader = (h: UpstreamResponse['headers'], name: string): number | null 
   return Number.isInteger(n) ? n : null;
 };
 
-async function readText(body: AsyncIterable<Uint8Array>): Promise<string> {
-  const parts: Uint8Array[] = [];
-  for await (const c of body) parts.push(c);
-  return Buffer.concat(parts).toString('utf8');
-}
-
 /**
  * Amazon Bedrock: completions through InvokeModel for the amazon, cohere, ai21 and anthropic
  * model families (spec §11.6), and chat (streaming too) through the Converse API. Every request
@@ -67,14 +61,14 @@ export default defineProvider<BedrockConfig>({
       }
       const res = await ctx.http.request({ url: target, headers, rawBody: raw, signal, timeoutMs: ctx.timeoutMs });
       if (res.status < 200 || res.status >= 300) {
-        throw bedrockHttpError(res.status, first(res.headers, 'x-amzn-errortype'), await readText(res.body));
+        throw bedrockHttpError(res.status, first(res.headers, 'x-amzn-errortype'), await res.text());
       }
       return res;
     }
 
     async function json(target: string, body: unknown, signal: AbortSignal): Promise<{ js: any; res: UpstreamResponse }> {
       const res = await send(target, body, 'application/json', signal);
-      const js = interpretUpstream(res.status, first(res.headers, 'content-type') ?? '', await readText(res.body));
+      const js = interpretUpstream(res.status, first(res.headers, 'content-type') ?? '', await res.text());
       return { js, res };
     }
 
