@@ -5,7 +5,7 @@
 import { chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse } from './build.js';
 import { GatewayError } from './errors.js';
 import { defineProvider, type ProviderContext, type ProviderDefinition, type ProviderInput, type ProviderInstance } from './plugin.js';
-import { sseEvents } from './sse.js';
+import { sseJson } from './sse.js';
 import type {
   Capability, ChatChunk, ChatResponse, CompletionsChunk, CompletionsResponse, EmbeddingsResponse, UnifiedChunk,
 } from './types.js';
@@ -105,22 +105,7 @@ export function openAICompletionsChunk(js: Json): CompletionsChunk {
 }
 
 /** Parse an OpenAI SSE body into JSON chunks, stopping at `[DONE]`; an `error` event throws. */
-export async function* openAIStreamEvents(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<Json> {
-  for await (const ev of sseEvents(body)) {
-    const data = ev.data.trim();
-    if (!data) continue;
-    if (data === '[DONE]') return;
-    let js: Json;
-    try { js = JSON.parse(data); } catch {
-      throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', 'The upstream sent a stream event that is not valid JSON.');
-    }
-    if (js && typeof js === 'object' && js.error) {
-      const msg = typeof js.error === 'string' ? js.error : js.error.message ?? 'Upstream stream error';
-      throw new GatewayError('GW_ERR_UPSTREAM_STATUS', msg, { status: 502 });
-    }
-    yield js;
-  }
-}
+export const openAIStreamEvents = (body: AsyncIterable<Uint8Array | string>): AsyncGenerator<Json> => sseJson(body);
 
 /** Where and how to call an OpenAI-compatible upstream, for one endpoint. */
 export interface OpenAICompatibleTarget {

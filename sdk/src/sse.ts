@@ -63,6 +63,31 @@ export async function* sseEvents(body: AsyncIterable<Uint8Array | string>): Asyn
   if (data.length) yield { event, data: data.join('\n'), id };
 }
 
+/**
+ * Parse a `text/event-stream` of JSON events: blank events are skipped, `[DONE]` ends the stream,
+ * a payload that is not JSON is a 502, and an event with an `error` field is turned into an error
+ * by `toError` (default: a 502 with the upstream's message).
+ * @example
+ * for await (const js of sseJson(res.body, (js) => myError(js.error))) yield mapChunk(js);
+ */
+export async function* sseJson<T = any>(body: AsyncIterable<Uint8Array | string>, toError?: (event: any) => Error): AsyncGenerator<T> {
+  for await (const ev of sseEvents(body)) {
+    const data = ev.data.trim();
+    if (!data) continue;
+    if (data === '[DONE]') return;
+    let js: any;
+    try { js = JSON.parse(data); } catch {
+      throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', 'The upstream sent a stream event that is not valid JSON.');
+    }
+    if (js && typeof js === 'object' && js.error !== undefined && js.error !== null) {
+      if (toError) throw toError(js);
+      const msg = typeof js.error === 'string' ? js.error : js.error.message ?? 'Upstream stream error';
+      throw new GatewayError('GW_ERR_UPSTREAM_STATUS', msg, { status: 502 });
+    }
+    yield js as T;
+  }
+}
+
 /** Parse newline-delimited JSON (blank lines skipped). */
 export async function* ndjson<T = unknown>(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<T> {
   for await (const line of lines(body)) {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse, GatewayError, paramError, sseEvents,
+  chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse, GatewayError, paramError, sseJson,
   type ChatChunk, type ChatMessage, type ChatRequest, type ChatResponse, type CompletionsChunk,
   type CompletionsRequest, type CompletionsResponse, type ContentPart, type EmbeddingsRequest,
   type EmbeddingsResponse, type ToolCall,
@@ -358,19 +358,8 @@ export function geminiToEmbeddings(resp: Json, model: string): EmbeddingsRespons
  * `[DONE]` (which Gemini does not send, but MLflow honours) stops, and an `{"error": ...}` event
  * throws a GatewayError.
  */
-export async function* geminiStreamEvents(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<Json> {
-  for await (const ev of sseEvents(body)) {
-    const data = ev.data.trim();
-    if (!data) continue;
-    if (data === '[DONE]') return;
-    let js: Json;
-    try { js = JSON.parse(data); } catch {
-      throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', 'Gemini sent a stream event that is not valid JSON.');
-    }
-    if (js && typeof js === 'object' && js.error) throw streamError(js.error);
-    yield js;
-  }
-}
+export const geminiStreamEvents = (body: AsyncIterable<Uint8Array | string>): AsyncGenerator<Json> =>
+  sseJson(body, (js) => streamError(js.error));
 
 /** A Gemini error object (`{code, message, status}`) met inside a stream. */
 export function streamError(error: Json): GatewayError {

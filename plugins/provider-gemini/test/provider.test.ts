@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isGatewayError, type ChatRequest, type CompletionsRequest } from '@gatehouse/sdk';
-import { checkProvider, collect, startFakeUpstream, type FakeUpstream } from '@gatehouse/sdk/testing';
+import { checkProvider, collect, rejection, startFakeUpstream, type FakeUpstream } from '@gatehouse/sdk/testing';
 import provider from '../src/index.js';
 import { call, fixture, geminiSse, instance } from './helpers.js';
 
@@ -9,11 +9,6 @@ let up: FakeUpstream;
 
 beforeAll(async () => { up = await startFakeUpstream(); });
 afterAll(async () => { await up.close(); });
-
-async function rejection(p: Promise<unknown> | (() => unknown)): Promise<any> {
-  try { await (typeof p === 'function' ? p() : p); } catch (e) { return e; }
-  throw new Error('expected a rejection');
-}
 
 describe('gemini provider definition', () => {
   it('passes the conformance checks and declares all five capabilities', () => {

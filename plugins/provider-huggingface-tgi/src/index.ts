@@ -1,5 +1,5 @@
 import {
-  GatewayError, defineProvider, joinUrl, nowSeconds, sseEvents,
+  GatewayError, defineProvider, joinUrl, nowSeconds, sseJson,
   type CallContext, type ProviderContext, type ProviderInstance,
 } from '@gatehouse/sdk';
 import {
@@ -14,19 +14,7 @@ export interface HuggingFaceTGIConfig {
 }
 
 /** Parse a TGI SSE body into JSON events; `[DONE]` ends it, an `{"error": ...}` event throws. */
-export async function* tgiEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<any> {
-  for await (const ev of sseEvents(body)) {
-    const data = ev.data.trim();
-    if (!data) continue;
-    if (data === '[DONE]') return;
-    let js: any;
-    try { js = JSON.parse(data); } catch {
-      throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', 'The upstream sent a stream event that is not valid JSON.');
-    }
-    if (js && typeof js === 'object' && js.error !== undefined && js.error !== null) throw tgiStreamError(js);
-    yield js;
-  }
-}
+export const tgiEvents = (body: AsyncIterable<Uint8Array>): AsyncGenerator<any> => sseJson(body, tgiStreamError);
 
 /**
  * Hugging Face Text Generation Inference (spec §11.7): completions via `/generate` as MLflow,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isGatewayError } from '@gatehouse/sdk';
-import { checkProvider, startFakeUpstream, type FakeUpstream } from '@gatehouse/sdk/testing';
+import { checkProvider, rejection, startFakeUpstream, type FakeUpstream } from '@gatehouse/sdk/testing';
 import provider from '../src/index.js';
 import { call, fixture, instance } from './helpers.js';
 
@@ -8,10 +8,6 @@ let up: FakeUpstream;
 beforeAll(async () => { up = await startFakeUpstream(); });
 afterAll(async () => { await up.close(); });
 
-async function rejection(p: Promise<unknown>): Promise<any> {
-  try { await p; } catch (e) { return e; }
-  throw new Error('expected a rejection');
-}
 
 const at = <T>(seconds: number, fn: () => Promise<T>): Promise<T> => {
   vi.useFakeTimers({ toFake: ['Date'] });

@@ -40,11 +40,12 @@ export function createProviderInstance<C>(def: ProviderDefinition<C>, opts: {
 /** A call context with a fresh, never-aborted signal. */
 export const testCall = (): CallContext => ({ signal: new AbortController().signal });
 
-/** Await a promise (or drain a stream) that must fail, and return what it threw. */
-export async function rejection(p: Promise<unknown> | AsyncIterable<unknown>): Promise<any> {
+/** Await a promise, drain a stream, or call a function, any of which must fail, and return what it threw. */
+export async function rejection(p: Promise<unknown> | AsyncIterable<unknown> | (() => unknown)): Promise<any> {
   try {
-    if (Symbol.asyncIterator in (p as object)) { for await (const _ of p as AsyncIterable<unknown>) { /* drain */ } }
-    else await p;
+    const v = typeof p === 'function' ? p() : p;
+    if (v && typeof v === 'object' && Symbol.asyncIterator in v) { for await (const _ of v as AsyncIterable<unknown>) { /* drain */ } }
+    else await v;
   } catch (e) { return e; }
   throw new Error('expected a rejection');
 }
