@@ -5,7 +5,7 @@ import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
 import { createLogger } from './logger.js';
 import { discover, PluginError } from './plugins/discovery.js';
-import { loadPlugin, loadProvider, orderPlugins } from './plugins/load.js';
+import { loadPlugin, orderPlugins } from './plugins/load.js';
 import { resolveHostDir, startGateway, VERSION } from './server/server.js';
 
 const HELP = `gatehouse ${VERSION} — an AI gateway, wire-compatible with the MLflow AI Gateway
@@ -100,7 +100,6 @@ async function listPlugins(root: string | undefined, configPath: string | undefi
     order = orderPlugins(defs, new Set()).map((p) => p.name);
   }
   out(`plugin order: ${order.join(' -> ') || '(no feature plugins)'}`);
-  void loadProvider;
   return 0;
 }
 

@@ -80,10 +80,11 @@ export function openAIChatChunk(js: Json): ChatChunk {
     id: js.id ?? null,
     created: js.created,
     model: js.model ?? '',
-    choices: (js.choices ?? []).map((c: Json) => ({
-      index: c.index ?? 0,
+    choices: (js.choices ?? []).map((c: Json, i: number) => ({
+      index: c.index ?? i,
       finish_reason: c.finish_reason ?? null,
-      delta: { role: c.delta?.role ?? null, content: c.delta?.content ?? null, tool_calls: c.delta?.tool_calls ?? null },
+      // Some OpenAI-compatible upstreams (older TogetherAI) put chat text in `text`.
+      delta: { role: c.delta?.role ?? null, content: c.delta?.content ?? c.text ?? null, tool_calls: c.delta?.tool_calls ?? null },
     })),
     usage: js.usage ?? undefined,
   });
@@ -95,8 +96,8 @@ export function openAICompletionsChunk(js: Json): CompletionsChunk {
     id: js.id ?? null,
     created: js.created,
     model: js.model ?? '',
-    choices: (js.choices ?? []).map((c: Json) => ({
-      index: c.index ?? 0,
+    choices: (js.choices ?? []).map((c: Json, i: number) => ({
+      index: c.index ?? i,
       finish_reason: c.finish_reason ?? null,
       text: c.text ?? c.delta?.content ?? null,
     })),

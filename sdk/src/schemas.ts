@@ -203,6 +203,49 @@ export const responseSchemas: Record<EndpointType, Schema> = {
   },
 };
 
+const chunkUsage: Schema = { anyOf: [usageSchema, { type: 'null' }], description: 'Only with `stream_options.include_usage`.' };
+
+/** Stream chunk schemas (chat and completions stream; embeddings do not), for API docs. */
+export const chunkSchemas: Record<'llm/v1/chat' | 'llm/v1/completions', Schema> = {
+  'llm/v1/chat': {
+    title: 'ChatChunk',
+    type: 'object',
+    properties: {
+      id: { type: ['string', 'null'] }, object: { const: 'chat.completion.chunk' }, created: { type: 'integer' }, model: { type: 'string' },
+      choices: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            index: { type: 'integer' },
+            finish_reason: { type: ['string', 'null'] },
+            delta: {
+              type: 'object',
+              properties: {
+                role: { type: ['string', 'null'] }, content: { type: ['string', 'null'] },
+                tool_calls: { type: ['array', 'null'], items: { type: 'object' } },
+              },
+            },
+          },
+        },
+      },
+      usage: chunkUsage,
+    },
+  },
+  'llm/v1/completions': {
+    title: 'CompletionsChunk',
+    type: 'object',
+    properties: {
+      id: { type: ['string', 'null'] }, object: { enum: ['text_completion_chunk', 'text_completion.chunk'] }, created: { type: 'integer' }, model: { type: 'string' },
+      choices: {
+        type: 'array',
+        items: { type: 'object', properties: { index: { type: 'integer' }, finish_reason: { type: ['string', 'null'] }, text: { type: ['string', 'null'] } } },
+      },
+      usage: chunkUsage,
+    },
+  },
+};
+
 /** The request schema for an endpoint type. */
 export const requestSchemas: Record<EndpointType, Schema> = {
   'llm/v1/chat': chatRequestSchema,

@@ -8,6 +8,6 @@ export const Tokens = {
   Clock: createServiceToken<Clock>('core.clock'),
   HttpClient: createServiceToken<HttpClient>('core.http-client'),
   Gateway: createServiceToken<GatewayApi>('core.gateway'),
-  /** The whole validated config file (read-only). */
-  Config: createServiceToken<Readonly<Record<string, unknown>>>('core.config'),
+  /** Where the running configuration came from (endpoints and routes: `Gateway`; a plugin's own section: `ctx.config`). */
+  Config: createServiceToken<Readonly<{ file: string }>>('core.config'),
 } as const;

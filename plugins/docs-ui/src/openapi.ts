@@ -4,7 +4,7 @@
  * configuration shows up without a restart.
  */
 import {
-  requestSchemas, responseSchemas, type EndpointType, type GatewayApi,
+  chunkSchemas, requestSchemas, responseSchemas, type EndpointType, type GatewayApi,
 } from '@gatehouse/sdk';
 
 type Schema = Record<string, unknown>;
@@ -33,51 +33,8 @@ const firstExample = (type: EndpointType): Record<string, unknown> =>
 
 const nullable = (type: string) => ({ type: [type, 'null'] });
 
-function chunkSchemas(): Record<string, Schema> {
-  const usage = { anyOf: [ref('Usage'), { type: 'null' }], description: 'Only with `stream_options.include_usage`.' };
-  return {
-    Usage: {
-      type: 'object',
-      properties: { prompt_tokens: nullable('integer'), completion_tokens: nullable('integer'), total_tokens: nullable('integer') },
-    },
-    ChatChunk: {
-      title: 'ChatChunk',
-      type: 'object',
-      properties: {
-        id: nullable('string'), object: { const: 'chat.completion.chunk' }, created: { type: 'integer' }, model: { type: 'string' },
-        choices: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: {
-              index: { type: 'integer' },
-              finish_reason: nullable('string'),
-              delta: {
-                type: 'object',
-                properties: {
-                  role: nullable('string'), content: nullable('string'),
-                  tool_calls: { type: ['array', 'null'], items: { type: 'object' } },
-                },
-              },
-            },
-          },
-        },
-        usage,
-      },
-    },
-    CompletionsChunk: {
-      title: 'CompletionsChunk',
-      type: 'object',
-      properties: {
-        id: nullable('string'), object: { enum: ['text_completion_chunk', 'text_completion.chunk'] }, created: { type: 'integer' }, model: { type: 'string' },
-        choices: {
-          type: 'array',
-          items: { type: 'object', properties: { index: { type: 'integer' }, finish_reason: nullable('string'), text: nullable('string') } },
-        },
-        usage,
-      },
-    },
-  };
+function chunkComponents(): Record<string, Schema> {
+  return { ChatChunk: plain(chunkSchemas['llm/v1/chat']), CompletionsChunk: plain(chunkSchemas['llm/v1/completions']) };
 }
 
 function errorSchemas(): Record<string, Schema> {
@@ -314,7 +271,7 @@ export function buildOpenAPI(gw: GatewayApi, options: OpenAPIOptions): Record<st
     schemas[`${KIND[t]}Request`] = plain(requestSchemas[t]);
     schemas[`${KIND[t]}Response`] = plain(responseSchemas[t]);
   }
-  Object.assign(schemas, chunkSchemas(), errorSchemas(), mlflowSchemas());
+  Object.assign(schemas, chunkComponents(), errorSchemas(), mlflowSchemas());
 
   const tags = [
     { name: 'Endpoints', description: 'One operation per configured endpoint, from the running configuration: it follows reloads.' },

@@ -6,7 +6,7 @@
  * so the mappings are spelled out here.
  */
 import {
-  chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse, excludeNone, paramError,
+  chatResponse, completionsResponse, embeddingsResponse, excludeNone, openAIChatChunk, openAICompletionsChunk, paramError,
   type ChatChunk, type ChatResponse, type CompletionsChunk, type CompletionsResponse, type EmbeddingsResponse,
 } from '@gatehouse/sdk';
 
@@ -87,40 +87,16 @@ export function embeddingsResponseFrom(js: Json, model: string): EmbeddingsRespo
   return embeddingsResponse({ model, data: data.map((d: Json) => d.embedding), usage: null });
 }
 
-/** One completions stream event: `text` (falling back to `delta.content`), raw `finish_reason`. */
+/** One completions stream event (the sdk's OpenAI mapping), under the configured model name. */
 export function completionsChunkFrom(js: Json, model: string): CompletionsChunk {
-  return completionsChunk({
-    id: js?.id ?? null,
-    created: js?.created,
-    model,
-    choices: (js?.choices ?? []).map((c: Json, i: number) => ({
-      index: c?.index ?? i,
-      finish_reason: c?.finish_reason ?? null,
-      text: c?.text ?? c?.delta?.content ?? null,
-    })),
-    usage: js?.usage ?? undefined,
-  });
+  return { ...openAICompletionsChunk(js), model };
 }
 
 /**
- * One chat stream event. MLflow takes the content from `choice.text` (a bug: chat chunks carry
- * it in `delta.content`); this uses `delta.content`, falling back to `text`, and keeps
- * `delta.role` and `delta.tool_calls`.
+ * One chat stream event, under the configured model name. MLflow takes the content from
+ * `choice.text` (a bug: chat chunks carry it in `delta.content`); the sdk's mapping uses
+ * `delta.content`, falling back to `text`, and keeps `delta.role` and `delta.tool_calls`.
  */
 export function chatChunkFrom(js: Json, model: string): ChatChunk {
-  return chatChunk({
-    id: js?.id ?? null,
-    created: js?.created,
-    model,
-    choices: (js?.choices ?? []).map((c: Json, i: number) => ({
-      index: c?.index ?? i,
-      finish_reason: c?.finish_reason ?? null,
-      delta: {
-        role: c?.delta?.role ?? null,
-        content: c?.delta?.content ?? c?.text ?? null,
-        tool_calls: c?.delta?.tool_calls ?? null,
-      },
-    })),
-    usage: js?.usage ?? undefined,
-  });
+  return { ...openAIChatChunk(js), model };
 }
