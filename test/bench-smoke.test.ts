@@ -1,7 +1,11 @@
 /**
- * Keeps the benchmark suite from rotting: runs `test/bench/run.mjs --quick` (seconds-long, as a
- * child process) and checks that the Markdown it writes has every expected row, with numbers.
- * It asserts nothing about speed: benchmarks are not tests.
+ * Keeps the benchmark suite from rotting: runs `test/bench/run.mjs --quick` (short, as a child
+ * process) and checks that the Markdown it writes has every expected row, with numbers: the issue-16
+ * targets against the Node floor, the feature variants (baseline, in-memory and Redis limiter,
+ * metrics + tracing + request log) with their ratios to the baseline, start-up and `--version`,
+ * and the absolute table with the floor columns and Gatehouse's ratios. The runner itself refuses
+ * to measure a target whose JSON or streamed answer is wrong, so a passing run also means every
+ * proxy answered correctly. It asserts nothing about speed: benchmarks are not tests.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,7 +30,7 @@ function runQuick(out: string): Promise<Run> {
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     // The runner stops its own children on SIGTERM.
-    const timer = setTimeout(() => child.kill('SIGTERM'), 55_000);
+    const timer = setTimeout(() => child.kill('SIGTERM'), 170_000);
     child.on('error', reject);
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
   });
@@ -57,50 +61,94 @@ describe('npm run bench -- --quick', () => {
     expect(run.code, run.stderr.slice(-3000)).toBe(0);
     md = readFileSync(join(dir, 'bench.md'), 'utf8');
     expect(run.stdout).toContain('Targets (min / median / max');
-    for (const field of ['CPU', 'cores', 'Node', 'machine load']) expect(md).toMatch(new RegExp(`^\\| ${field} \\| .+ \\|$`, 'm'));
-  }, 60_000);
+    expect(run.stdout).toContain('Feature variants');
+    for (const field of ['CPU', 'cores', 'Node', 'machine load', 'nginx', 'Redis']) expect(md).toMatch(new RegExp(`^\\| ${field} \\| .+ \\|$`, 'm'));
+  }, 180_000);
 
-  it('has every target row, with min / median / max and a status', () => {
-    const rows = tableRows(md, 'Targets');
-    const peerRan = !/\| peer \| not run \|/.test(md);
-    const expected: Array<[RegExp, boolean]> = [
-      [/^Added latency, 1 connection, p50$/, true],
-      [/^Added latency, 1 connection, p99$/, true],
-      [/^Throughput, 50 connections, Gatehouse \/ direct$/, true],
-      [/^Throughput, 50 connections, Gatehouse \/ peer$/, peerRan],
-      [/^Overhead at 1000 req\/s, p50$/, true],
-      [/^Overhead at 1000 req\/s, p99$/, true],
-      [/^Streaming TTFB overhead, p50$/, true],
-      [/^Whole-stream overhead \(\d+ chunks\), p50$/, true],
-      [/^\d+ open streams: Gatehouse errors$/, true],
-      [/^Gatehouse RSS idle, after start$/, true],
-      [/^Gatehouse RSS with \d+ open streams$/, true],
+  it('has every target of issue 16, judged against the Node floor, with min / median / max and a status', () => {
+    const rows = tableRows(md, 'Targets (issue 16): against the floor');
+    const expected = [
+      /^CPU per request, 50 connections, Gatehouse ÷ Node floor$/,
+      /^CPU per request, 1 connection, Gatehouse ÷ Node floor$/,
+      /^Added latency, 1 connection, p50, Gatehouse ÷ Node floor$/,
+      /^Added latency, 1 connection, p99, Gatehouse ÷ Node floor$/,
+      /^\d+ streams at once: last first byte, Gatehouse ÷ direct$/,
+      /^\d+ streams at once: first-byte p99, Gatehouse ÷ direct$/,
+      /^RSS idle, after start$/,
+      /^RSS idle, after the load$/,
+      /^Start-up: `gatehouse start` to the first answered request$/,
     ];
-    for (const [label, mustHaveNumbers] of expected) {
+    expect(rows.size).toBe(expected.length);
+    for (const label of expected) {
       const found = [...rows].find(([k]) => label.test(k));
       expect(found, `row ${label}`).toBeDefined();
       const [, [, min, median, max, target, status]] = found as [string, string[]];
-      if (!mustHaveNumbers) continue;
       for (const v of [min, median, max]) expect(v, `${found![0]}: ${v}`).toMatch(NUM);
-      if (target !== '—') expect(status).toMatch(/^(PASS|MISS)$/);
+      expect(target).toMatch(/^[≤≥] \d/);
+      expect(status).toMatch(/^(PASS|MISS)$/);
     }
   });
 
-  it('has the absolute figures for direct and Gatehouse', () => {
-    const rows = tableRows(md, 'Absolute figures');
-    const both = [/^1 connection: latency p50$/, /^50 connections: requests\/s$/, /^1000 req\/s: latency p99$/, /^Stream: time to first byte p50$/, /^\d+ open streams: errors$/];
-    for (const label of both) {
+  it('has the feature variants (baseline, limiters, observability) with CPU per request and their ratio to the baseline', () => {
+    const rows = tableRows(md, 'Feature costs (issues 9 and 11)');
+    const judged = [
+      /^In-memory limiter: CPU per request ÷ baseline, 50 connections$/,
+      /^Redis limiter: commands sent to Redis per request$/,
+      /^Redis limiter: added latency p50 over the in-memory limiter, in Redis round trips$/,
+      /^Metrics \+ tracing \+ request log: CPU per request ÷ baseline, 50 connections$/,
+    ];
+    const redisRan = !/\| Redis \| not run \|/.test(md);
+    for (const label of judged) {
       const found = [...rows].find(([k]) => label.test(k));
       expect(found, `row ${label}`).toBeDefined();
-      const [, [, direct, gatehouse]] = found as [string, string[]];
-      expect(direct).toMatch(TRIPLE);
-      expect(gatehouse).toMatch(TRIPLE);
+      if (/Redis/.test(label.source) && !redisRan) continue;
+      const [, [, , median, , , status]] = found as [string, string[]];
+      expect(median, `${found![0]}`).toMatch(NUM);
+      expect(status).toMatch(/^(PASS|MISS)$/);
     }
-    const gatehouseOnly = [/^RSS idle, after start$/, /^CPU per request, 50 connections$/, /^Event-loop delay p99, 50 connections$/];
-    for (const label of gatehouseOnly) {
+    // The variant table: one line per variant, CPU per request a number, the baseline's ratio exactly 1.
+    const section = md.split('## Feature costs (issues 9 and 11)\n')[1]!.split('\n## ')[0]!;
+    const variantLines = section.split('\n').filter((l) => /^\| (gatehouse|gh-[a-z]+): /.test(l)).map((l) => l.slice(1, -1).split('|').map((c) => c.trim()));
+    const ids = variantLines.map((c) => c[0]!.split(':')[0]);
+    expect(ids).toEqual(expect.arrayContaining(['gatehouse', 'gh-base', 'gh-limit', 'gh-obs', ...(redisRan ? ['gh-redis'] : [])]));
+    for (const c of variantLines) expect(c[1], c[0]).toMatch(NUM);
+    expect(variantLines.find((c) => c[0]!.startsWith('gh-base:'))![2]).toBe('1.000');
+    if (redisRan) expect(variantLines.find((c) => c[0]!.startsWith('gh-redis:'))![14]).toMatch(NUM);
+  });
+
+  it('measures start-up to the first answer and --version', () => {
+    const section = md.split('## Start-up and `--version`\n')[1]!.split('\n## ')[0]!;
+    for (const label of ['Stock distribution, features on: `gatehouse start` to the first answered request', '`gatehouse --version`']) {
+      const line = section.split('\n').find((l) => l.startsWith(`| ${label} `));
+      expect(line, label).toBeDefined();
+      const cells = line!.slice(1, -1).split('|').map((c) => c.trim());
+      expect(Number(cells[3]), `${label}: ${cells[3]}`).toBeGreaterThan(0);
+    }
+  });
+
+  it('has the absolute figures for direct, the Node floor and Gatehouse, and Gatehouse\'s ratios to them', () => {
+    const rows = tableRows(md, 'Absolute figures');
+    const nginxRan = !/\| nginx \| not run \|/.test(md);
+    const all = [/^1 connection: latency p50$/, /^50 connections: requests\/s$/, /^1000 req\/s: latency p99$/, /^Stream: time to first byte p50$/, /^\d+ open streams: errors$/];
+    for (const label of all) {
       const found = [...rows].find(([k]) => label.test(k));
       expect(found, `row ${label}`).toBeDefined();
-      expect(found![1][2]).toMatch(TRIPLE);
+      const [, [, direct, floor, nginx, gatehouse, , vsFloor, vsDirect]] = found as [string, string[]];
+      expect(direct).toMatch(TRIPLE);
+      expect(floor).toMatch(TRIPLE);
+      if (nginxRan) expect(nginx).toMatch(TRIPLE);
+      expect(gatehouse).toMatch(TRIPLE);
+      if (!/errors/.test(label.source)) { expect(vsFloor).toMatch(NUM); expect(vsDirect).toMatch(NUM); }
+    }
+    const processRows = [/^RSS idle, after start$/, /^CPU per request, 50 connections$/, /^JS heap allocated per request, 50 connections$/, /^Event-loop delay p99, 50 connections$/];
+    for (const label of processRows) {
+      const found = [...rows].find(([k]) => label.test(k));
+      expect(found, `row ${label}`).toBeDefined();
+      const [, [, direct, floor, , gatehouse, , vsFloor]] = found as [string, string[]];
+      expect(direct).toBe('—');
+      expect(floor).toMatch(TRIPLE);
+      expect(gatehouse).toMatch(TRIPLE);
+      expect(vsFloor).toMatch(NUM);
     }
   });
 });

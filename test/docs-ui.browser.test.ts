@@ -1,7 +1,8 @@
 /**
  * The docs page in a real browser (Debian's chromium, driven by playwright-core): it renders from
  * local files only, lists the configured endpoints, and "Try it out" sends real requests
- * through the gateway, streaming included. Screenshots go to test-output/docs-ui/.
+ * through the gateway, streaming included (MLflow 3.11 shapes: `provider`, `"usage": null`).
+ * Screenshots go to test-output/docs-ui/.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,6 +53,10 @@ describe.skipIf(!hasChromium)('docs-ui in chromium', () => {
       '/health', '/v1/chat/completions', '/v1/models',
     ]));
     expect(await page.locator('.errors-wrapper').count()).toBe(0);
+    // The header links the tracing plugin's trace browser exactly when it is served.
+    const traces = await fetch(`${gw.url}/docs/traces`);
+    await traces.arrayBuffer();
+    expect(await page.locator('header.gatehouse a[href="docs/traces"]').count()).toBe(traces.status === 200 ? 1 : 0);
     await page.screenshot({ path: join(OUT, 'page.png') });
   });
 
@@ -63,6 +68,7 @@ describe.skipIf(!hasChromium)('docs-ui in chromium', () => {
     const body = op.locator('.live-responses-table .response-col_description pre').first();
     await expect.poll(() => body.innerText(), { timeout: 10_000 }).toContain('This is a mock response from Gatehouse');
     expect(await body.innerText()).toContain('"object": "chat.completion"');
+    expect(await body.innerText()).toContain('"provider": "mock"');
     expect(await op.locator('.live-responses-table tbody .response-col_status').first().innerText()).toContain('200');
     await op.screenshot({ path: join(OUT, 'try-it.png') });
     await op.locator('.live-responses-table').first().screenshot({ path: join(OUT, 'try-it-response.png') });
@@ -78,6 +84,7 @@ describe.skipIf(!hasChromium)('docs-ui in chromium', () => {
     const text = await body.innerText();
     expect(text).toContain('data: {');
     expect(text).toContain('"finish_reason":"stop"');
+    expect(text).toContain('"usage":null,"provider":"mock"');
     await op.screenshot({ path: join(OUT, 'try-it-stream.png') });
     await op.locator('.live-responses-table').first().screenshot({ path: join(OUT, 'try-it-stream-response.png') });
   });

@@ -313,22 +313,32 @@ describe('openai-compat turned off', () => {
       expect((await postJson(`${gw.url}/v1/chat/completions`, { model: 'chat', messages: [{ role: 'user', content: 'x' }] })).status).toBe(404);
       expect((await postJson(`${gw.url}/endpoints/chat/invocations`, { messages: [{ role: 'user', content: 'x' }] })).status).toBe(200);
       const doc = (await (await fetch(`${gw.url}/openapi.json`)).json() as any);
-      expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v1/'))).toEqual([]);
-      expect(doc.info.version).toBe('0.1.0');
+      // What remains under /v1 is the Anthropic surface's (another plugin).
+      expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v1/'))).toEqual(['/v1/messages']);
+      expect(doc.info.version).toBe(gw.gateway.current().api.version);
     } finally { await gw.close(); }
   });
 });
 
 describe('openai-compat: unmatched /v1 paths', () => {
   it('answer in OpenAI\'s error shape (404 and 405), and 501s say not to retry', async () => {
-    const gw = await startTestGateway({ logLevel: 'warn', config: { endpoints: [{ name: 'chat', endpoint_type: 'llm/v1/chat', model: { provider: 'mock' } }], routes: [{ name: 'r', task_type: 'llm/v1/chat', destinations: [{ name: 'chat', traffic_percentage: 100 }] }] } });
+    const gw = await startTestGateway({
+      logLevel: 'warn',
+      config: {
+        endpoints: [
+          { name: 'chat', endpoint_type: 'llm/v1/chat', model: { provider: 'mock' } },
+          // The Anthropic provider cannot stream completions: a 501 before any upstream call.
+          { name: 'legacy', endpoint_type: 'llm/v1/completions', model: { provider: 'anthropic', name: 'claude-2', config: { anthropic_api_key: 'sk-ant-unused' } } },
+        ],
+      },
+    });
     try {
-      const missing = await fetch(`${gw.url}/v1/responses`, { method: 'POST' });
-      expect([missing.status, ((await missing.json()) as any).error.code]).toEqual([404, 'GW_ERR_ROUTE_NOT_FOUND']);
+      const missing = await fetch(`${gw.url}/v1/assistants`, { method: 'POST' });
+      expect([missing.status, await missing.json()]).toEqual([404, { error: { message: 'Not Found', type: 'not_found_error', param: null, code: 'GW_ERR_ROUTE_NOT_FOUND' } }]);
       const method = await fetch(`${gw.url}/v1/chat/completions`);
-      expect([method.status, ((await method.json()) as any).error.code]).toEqual([405, 'GW_ERR_METHOD_NOT_ALLOWED']);
-      const routed = await postJson(`${gw.url}/v1/chat/completions`, { model: 'r', messages: [{ role: 'user', content: 'x' }] });
-      expect([routed.status, routed.headers.get('x-should-retry')]).toEqual([501, 'false']);
+      expect([method.status, ((await method.json()) as any).error.code, method.headers.get('allow')]).toEqual([405, 'GW_ERR_METHOD_NOT_ALLOWED', 'POST']);
+      const unsupported = await postJson(`${gw.url}/v1/completions`, { model: 'legacy', prompt: 'x', stream: true });
+      expect([unsupported.status, unsupported.headers.get('x-should-retry'), unsupported.json.error.code]).toEqual([501, 'false', 'GW_ERR_CAPABILITY_UNSUPPORTED']);
       expect((await fetch(`${gw.url}/nope`)).status).toBe(404);
       expect((await (await fetch(`${gw.url}/nope`)).json() as any)).toEqual({ detail: 'Not Found' });
     } finally { await gw.close(); }

@@ -19,13 +19,6 @@ export class Services {
     this.container.register<T>(token.id, { useValue: value });
   }
 
-  factory<T>(token: ServiceToken<T>, make: (c: DependencyContainer) => T, owner = 'core'): void {
-    if (this.owners.has(token.id)) throw new Error(`service '${token.id}' is already provided by '${this.owners.get(token.id)}'`);
-    this.owners.set(token.id, owner);
-    let made: { v: T } | undefined;
-    this.container.register<T>(token.id, { useFactory: (c) => (made ??= { v: make(c) }).v });
-  }
-
   resolve<T>(token: ServiceToken<T>): T {
     if (!this.container.isRegistered(token.id, true)) throw new Error(`no service is provided for '${token.id}'`);
     return this.container.resolve<T>(token.id);

@@ -1,22 +1,36 @@
-import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
 import Router from '@koa/router';
 import {
-  GatewayError, STAGES, Tokens, type Capability, type EndpointInfo, type GatewayApi, type HttpClient, type Invocation,
-  type InvokeRequest, type InvokeResult, type Logger, type PluginContext, type RouteDefinition, type RouteInfo,
+  defineErrorCodes, GatewayError, STAGES, type AttemptHooks, type AttemptPolicy, type Capability, type ClusterApi, type Clock,
+  type EndpointInfo, type GatewayApi, type Guard, type HttpClient, type Invocation, type InvokeRequest, type InvokeResult, type Logger,
+  type Observer, type PluginContext, type PluginDefinition, type Random, type RouteDefinition, type RouteInfo, type SharedState,
   type Stage, type StageMiddleware, type SurfaceDefinition, type UnifiedChunk,
 } from '@gatehouse/sdk';
-import type { GatewayConfig } from './config/load.js';
+import type { ActivePlugin, GatewayConfig } from './config/load.js';
 import type { Services } from './container.js';
 import { orderPlugins } from './plugins/load.js';
-import { compose } from './pipeline/compose.js';
-import { kernelStages, type BoundEndpoint } from './pipeline/stages.js';
-import { mountRoutes } from './server/koa.js';
-import { mlflowRoutes, mlflowSurface } from './surfaces/mlflow.js';
+import { compose, type Step } from './pipeline/compose.js';
+import { INTERNALS, internals, kernelStages, type BoundEndpoint, type InvocationInternals } from './pipeline/stages.js';
+import { exchangeOf, mountRoutes, scrub, scrubError } from './server/koa.js';
 import { VERSION } from './version.js';
 
 const CAPABILITIES: Capability[] = ['chat', 'chatStream', 'completions', 'completionsStream', 'embeddings'];
 const TYPE_LABEL = { 'llm/v1/chat': 'a chat', 'llm/v1/completions': 'a completions', 'llm/v1/embeddings': 'an embeddings' } as const;
+
+/** What lives for the whole process, across configurations. */
+export interface Runtime {
+  services: Services;
+  logger: Logger;
+  http: HttpClient;
+  hooks: WeakMap<AbortSignal, AttemptHooks>;
+  clock: Clock;
+  random: Random;
+  shared: SharedState;
+  cluster: ClusterApi;
+  env: NodeJS.ProcessEnv;
+  /** `ctx.keep` values, by plugin and key. */
+  kept: Map<string, { value: unknown; dispose?: (v: unknown) => unknown }>;
+}
 
 /** One configuration, fully built: providers bound, plugins registered, pipeline composed, app ready. Swapped whole on reload. */
 export interface Generation {
@@ -34,50 +48,45 @@ export interface Generation {
   close(): Promise<void>;
 }
 
-export interface BuildOptions {
-  config: GatewayConfig;
-  services: Services;
-  logger: Logger;
-  http: HttpClient;
+interface Registry {
+  surfaces: Map<string, SurfaceDefinition>;
+  routes: Array<{ def: RouteDefinition; owner: string }>;
+  joined: Array<{ stage: Stage; order: 'pre' | 'post'; mw: StageMiddleware; owner: string }>;
+  policies: AttemptPolicy[];
+  observers: Observer[];
+  guard: { fn: Guard; owner: string } | null;
+  closers: Array<() => Promise<void> | void>;
 }
 
-export async function buildGeneration({ config, services: rootServices, logger, http }: BuildOptions): Promise<Generation> {
-  const services = rootServices.child();
-  const closers: Array<() => Promise<void> | void> = [];
-
-  // Providers, one instance per endpoint.
+/** Bind one provider instance per endpoint. */
+function bindProviders(config: GatewayConfig, rt: Runtime, closers: Registry['closers']): Map<string, BoundEndpoint> {
   const bound = new Map<string, BoundEndpoint>();
-  const endpointInfos: EndpointInfo[] = [];
   for (const ep of config.endpoints) {
     const instance = ep.provider.create({
-      config: ep.model.config,
-      model: { name: ep.model.name, provider: ep.model.provider },
-      endpoint: { name: ep.name, endpoint_type: ep.endpoint_type },
-      http,
-      logger: logger.child({ endpoint: ep.name, provider: ep.model.provider }),
+      config: ep.providerConfig,
+      model: ep.info.model,
+      endpoint: { name: ep.info.name, endpoint_type: ep.info.endpoint_type },
+      http: rt.http,
+      logger: rt.logger.child({ endpoint: ep.info.name, provider: ep.info.model.provider }),
       timeoutMs: ep.timeoutMs,
     });
     if (instance.close) closers.push(() => instance.close!());
-    bound.set(ep.name, { def: ep.provider, instance });
-    endpointInfos.push(Object.freeze({ name: ep.name, endpoint_type: ep.endpoint_type, model: { name: ep.model.name, provider: ep.model.provider }, limit: ep.limit }));
+    bound.set(ep.info.name, { def: ep.provider, instance });
   }
-  const endpointsByName = new Map(endpointInfos.map((e) => [e.name, e]));
-  const routes: RouteInfo[] = config.routes.map((r) => Object.freeze(r));
-  const routesByName = new Map(routes.map((r) => [r.name, r]));
+  return bound;
+}
 
-  const surfaces = new Map<string, SurfaceDefinition>([['mlflow', mlflowSurface]]);
-  const routeDefs: Array<{ def: RouteDefinition; owner: string }> = mlflowRoutes().map((def) => ({ def, owner: 'core' }));
-  const joined: Array<{ stage: Stage; order: 'pre' | 'post'; mw: StageMiddleware; owner: string }> = [];
-
-  let run: (inv: Invocation) => Promise<void> = async () => { throw new Error('pipeline not built'); };
-  let inflight = 0;
-  let drainWaiters: Array<() => void> = [];
-
+function gatewayApi(config: GatewayConfig, bound: Map<string, BoundEndpoint>, reg: Registry, run: (inv: Invocation) => Promise<void>): GatewayApi {
+  const endpoints: EndpointInfo[] = config.endpoints.map((e) => e.info);
+  const endpointsByName = new Map(endpoints.map((e) => [e.name, e]));
+  const routesByName = new Map<string, RouteInfo>(config.routes.map((r) => [r.name, r]));
   const api: GatewayApi = {
     version: VERSION,
-    httpRoutes: () => routeDefs.map(({ def, owner }) => ({ method: def.method, path: def.path, surface: def.surface ?? 'mlflow', openapi: def.openapi ?? false, owner })),
-    endpoints: () => endpointInfos,
-    routes: () => routes,
+    httpRoutes: () => reg.routes.map(({ def, owner }) => ({
+      method: def.method, path: def.path, surface: def.surface ?? '', access: def.access ?? 'caller', openapi: def.openapi ?? null, owner,
+    })),
+    endpoints: () => endpoints,
+    routes: () => config.routes,
     lookup(name) {
       const e = endpointsByName.get(name);
       if (e) return { kind: 'endpoint', info: e };
@@ -86,8 +95,7 @@ export async function buildGeneration({ config, services: rootServices, logger, 
     },
     capabilities(name) {
       const b = bound.get(name);
-      if (!b) return [];
-      return CAPABILITIES.filter((c) => typeof b.instance[c] === 'function');
+      return b ? CAPABILITIES.filter((c) => typeof b.instance[c] === 'function') : [];
     },
     async invoke(req: InvokeRequest): Promise<InvokeResult> {
       const found = api.lookup(req.target);
@@ -96,85 +104,135 @@ export async function buildGeneration({ config, services: rootServices, logger, 
       if (req.expectType && type !== req.expectType) {
         throw new GatewayError('GW_ERR_ENDPOINT_TYPE_MISMATCH', `Endpoint '${req.target}' is not ${TYPE_LABEL[req.expectType]} endpoint.`, { param: 'model' });
       }
-      let body = req.body;
-      if (req.modelNamesTarget && body && typeof body === 'object' && !Array.isArray(body)) {
-        const { model: _m, ...rest } = body as Record<string, unknown>;
-        body = rest;
-      }
-      const inv: Invocation = {
-        id: randomUUID(),
-        surface: req.surface,
-        path: req.path,
-        target: req.target,
-        type,
-        stream: false,
-        client: req.client,
-        signal: req.signal,
-        startedAt: performance.now(),
-        route: found.kind === 'route' ? found.info : null,
-        endpoint: found.kind === 'endpoint' ? found.info : null,
-        body: body as Record<string, unknown>,
-        result: null,
-        state: new Map(),
-      };
+      const inv = newInvocation(req, type, found);
+      const x = exchangeOf(req.req);
+      if (x) x.invocation = inv;
       await run(inv);
       if (!inv.result) throw new GatewayError('GW_ERR_INTERNAL', 'the pipeline produced no result');
-      return Symbol.asyncIterator in inv.result
-        ? { kind: 'stream', chunks: inv.result as AsyncIterable<UnifiedChunk>, invocation: inv }
-        : { kind: 'json', value: inv.result, invocation: inv };
+      if (Symbol.asyncIterator in inv.result) return { kind: 'stream', chunks: inv.result as AsyncIterable<UnifiedChunk>, invocation: inv };
+      internals(inv).usage = (inv.result as { usage?: InvocationInternals['usage'] }).usage ?? null;
+      return { kind: 'json', value: inv.result, invocation: inv };
     },
   };
-  services.provide(Tokens.Gateway, api);
-  services.provide(Tokens.Config, Object.freeze({ file: config.file }));
+  return api;
+}
 
-  // Feature plugins, in dependency order.
-  const ordered = orderPlugins(config.plugins.map((p) => p.def), new Set(config.plugins.map((p) => p.def.name)));
-  const byName = new Map(config.plugins.map((p) => [p.def.name, p]));
+function newInvocation(req: InvokeRequest, type: EndpointInfo['endpoint_type'], found: NonNullable<ReturnType<GatewayApi['lookup']>>): Invocation {
+  const r = req.req;
+  const st: InvocationInternals = {
+    readBody: req.body !== undefined ? () => Promise.resolve(req.body) : () => r.json(),
+    modelNamesTarget: req.modelNamesTarget ?? false, usage: null, chunks: 0, firstChunkAt: null,
+  };
+  const events: Invocation['events'] = [];
+  return {
+    [INTERNALS]: st,
+    id: r.id, surface: req.surface, path: r.path, target: req.target, type, headers: r.headers,
+    setHeader: r.setHeader,
+    event: (name, attributes) => { events.push({ name, at: Date.now(), attributes }); },
+    stream: false,
+    client: { ip: r.ip },
+    caller: r.caller,
+    signal: r.signal,
+    startedAt: performance.now(),
+    route: found.kind === 'route' ? found.info : null,
+    endpoint: found.kind === 'endpoint' ? found.info : null,
+    candidates: [],
+    attempts: [],
+    events,
+    body: {},
+    result: null,
+    state: new Map(),
+  } as Invocation;
+}
+
+/** Register the feature plugins in dependency order, each with its narrow context. */
+async function registerPlugins(config: GatewayConfig, rt: Runtime, services: Services, api: GatewayApi, reg: Registry): Promise<PluginDefinition[]> {
+  const ordered = orderPlugins(config.plugins.map((p) => p.def), new Set(config.installed));
+  const byName = new Map<string, ActivePlugin>(config.plugins.map((p) => [p.def.name, p]));
   for (const def of ordered) {
     const active = byName.get(def.name)!;
-    const plog = logger.child({ plugin: def.name });
     const ctx: PluginContext = {
       name: def.name,
       config: active.config,
-      logger: plog,
+      logger: rt.logger.child({ plugin: def.name }),
       gateway: api,
       provide: (token, value) => services.provide(token, value, def.name),
       resolve: (token) => services.resolve(token),
       resolveAll: (token) => services.resolveAll(token),
       use: (stage, mw, options) => {
-        if (!STAGES.includes(stage)) throw new Error(`plugin '${def.name}': unknown stage '${stage}' (stages: ${STAGES.join(', ')})`);
-        joined.push({ stage, order: options?.order ?? 'pre', mw, owner: def.name });
+        if (!STAGES.includes(stage)) throw new Error(`unknown stage '${stage}' (stages: ${STAGES.join(', ')})`);
+        reg.joined.push({ stage, order: options?.order ?? 'pre', mw, owner: def.name });
       },
-      route: (r) => routeDefs.push({ def: r, owner: def.name }),
+      attempts: (policy) => { reg.policies.push(policy); },
+      observe: (observer) => { reg.observers.push(observer); },
+      guard: (fn) => {
+        if (reg.guard) throw new Error(`a guard is already installed by '${reg.guard.owner}'`);
+        reg.guard = { fn, owner: def.name };
+      },
+      route: (r) => { reg.routes.push({ def: r, owner: def.name }); },
       surface: (s) => {
-        if (surfaces.has(s.name)) throw new Error(`plugin '${def.name}': surface '${s.name}' is already defined`);
-        surfaces.set(s.name, s);
+        if (reg.surfaces.has(s.name)) throw new Error(`surface '${s.name}' is already defined`);
+        reg.surfaces.set(s.name, s);
       },
-      onClose: (fn) => closers.push(fn),
+      onClose: (fn) => { reg.closers.push(fn); },
+      keep: <T>(key: string, make: () => T, dispose?: (v: T) => unknown): T => {
+        const id = `${def.name}:${key}`;
+        let k = rt.kept.get(id);
+        if (!k) { k = { value: make(), dispose: dispose as ((v: unknown) => unknown) | undefined }; rt.kept.set(id, k); }
+        return k.value as T;
+      },
+      shared: rt.shared,
+      cluster: { isWorker: rt.cluster.isWorker, workerId: rt.cluster.workerId, request: (ch, p) => rt.cluster.request(`${def.name}:${ch}`, p) },
+      clock: rt.clock,
+      random: rt.random,
+      scrub: (value) => scrub(value, config.secrets),
+      env: rt.env,
     };
-    try { await def.register(ctx); } catch (e) {
+    try {
+      if (def.errors) defineErrorCodes(def.name, def.errors);
+      await def.register(ctx);
+    } catch (e) {
       throw new GatewayError('GW_ERR_PLUGIN_LOAD', `plugin '${def.name}' (package ${active.entry.packageName}) failed to register: ${(e as Error).message}`, { cause: e });
     }
   }
+  return ordered;
+}
 
-  // The pipeline: stage by stage, plugin 'pre' steps, the kernel's step, plugin 'post' steps.
-  const kernel = kernelStages({ endpoint: (n) => bound.get(n) });
-  const chain: StageMiddleware[] = [];
-  const pipeline: Array<{ stage: Stage; step: string }> = [];
+/** Stage by stage: plugin 'pre' steps, the kernel's step, plugin 'post' steps. */
+function pipelineSteps(reg: Registry, kernel: Record<Stage, StageMiddleware | null>): Step[] {
+  const steps: Step[] = [];
   for (const stage of STAGES) {
     for (const order of ['pre', 'post'] as const) {
-      if (order === 'post' && kernel[stage]) { chain.push(kernel[stage]!); pipeline.push({ stage, step: 'core' }); }
-      for (const j of joined) if (j.stage === stage && j.order === order) { chain.push(j.mw); pipeline.push({ stage, step: j.owner }); }
+      if (order === 'post' && kernel[stage]) steps.push({ stage, owner: 'core', mw: kernel[stage]! });
+      for (const j of reg.joined) if (j.stage === stage && j.order === order) steps.push({ stage, owner: j.owner, mw: j.mw });
     }
   }
-  run = compose(chain);
+  return steps;
+}
 
-  // The HTTP app.
+export async function buildGeneration(config: GatewayConfig, rt: Runtime): Promise<Generation> {
+  const services = rt.services.child();
+  const reg: Registry = { surfaces: new Map(), routes: [], joined: [], policies: [], observers: [], guard: null, closers: [] };
+  const bound = bindProviders(config, rt, reg.closers);
+  let run: (inv: Invocation) => Promise<void> = async () => { throw new Error('pipeline not built'); };
+  const api = gatewayApi(config, bound, reg, (inv) => run(inv));
+  const ordered = await registerPlugins(config, rt, services, api, reg);
+
+  const kernel = kernelStages({
+    endpoint: (n) => bound.get(n), policies: reg.policies, observers: reg.observers, hooks: rt.hooks, clock: rt.clock,
+    scrubError: (err) => scrubError(err, config.secrets),
+    onObserverError: (e, what) => rt.logger.warn(`observer failed (${what})`, { error: (e as Error).message }),
+  });
+  const steps = pipelineSteps(reg, kernel);
+  run = compose(steps);
+
+  let inflight = 0;
+  let drainWaiters: Array<() => void> = [];
   const app = new Koa();
   app.silent = true;
   app.on('error', (err: { code?: string; message?: string }) => {
     if (err?.code === 'ERR_STREAM_PREMATURE_CLOSE' || err?.code === 'ECONNRESET') return;
-    logger.error('unhandled http error', { error: err?.message });
+    rt.logger.error('unhandled http error', { error: err?.message });
   });
   app.use(async (_ctx, next) => {
     inflight++;
@@ -182,19 +240,21 @@ export async function buildGeneration({ config, services: rootServices, logger, 
       if (--inflight === 0 && drainWaiters.length) { const w = drainWaiters; drainWaiters = []; w.forEach((f) => f()); }
     }
   });
-  const router = new Router({ strict: true });
-  mountRoutes({ app, router, routes: routeDefs, api, surfaces, logger, secrets: config.secrets });
+  mountRoutes({
+    app, router: new Router({ strict: true }), routes: reg.routes, api, surfaces: reg.surfaces, guard: reg.guard?.fn ?? null,
+    observers: reg.observers, logger: rt.logger, secrets: config.secrets, limits: config.server, now: () => rt.clock.now(),
+  });
 
   return {
     config, api, app,
     handler: app.callback(),
     pluginOrder: ordered.map((d) => d.name),
-    pipeline,
+    pipeline: steps.map((s) => ({ stage: s.stage, step: s.owner })),
     inflight: () => inflight,
     drained: () => (inflight === 0 ? Promise.resolve() : new Promise<void>((r) => drainWaiters.push(r))),
     async close() {
-      for (const fn of closers.reverse()) {
-        try { await fn(); } catch (e) { logger.warn('error while closing', { error: (e as Error).message }); }
+      for (const fn of reg.closers.reverse()) {
+        try { await fn(); } catch (e) { rt.logger.warn('error while closing', { error: (e as Error).message }); }
       }
     },
   };

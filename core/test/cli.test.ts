@@ -26,7 +26,7 @@ describe('gatehouse CLI', () => {
     const c = capture();
     expect(await main(['--version'])).toBe(0);
     expect(await main(['--help'])).toBe(0);
-    expect(c.out()).toMatch(/^0\.1\.0\n/);
+    expect(c.out()).toMatch(/^0\.2\.0\n/);
     expect(c.out()).toContain('gatehouse start --config-path FILE');
   });
 
@@ -55,9 +55,26 @@ describe('gatehouse CLI', () => {
   it('plugins list: name, kind, package and version of each discovered plugin', async () => {
     const c = capture();
     expect(await main(['plugins', 'list', '--root', REPO_ROOT, '--config-path', good])).toBe(0);
-    expect(c.out()).toMatch(/^openai\s+provider\s+@gatehouse\/provider-openai\s+0\.1\.0$/m);
-    expect(c.out()).toMatch(/^amazon-bedrock\s+provider\s+@gatehouse\/provider-bedrock\s+0\.1\.0$/m);
+    expect(c.out()).toMatch(/^openai\s+provider\s+@gatehouse\/provider-openai\s+0\.2\.0$/m);
+    expect(c.out()).toMatch(/^amazon-bedrock\s+provider\s+@gatehouse\/provider-bedrock\s+0\.2\.0$/m);
+    // Disabled in the config is told apart from not installed; the pipeline is printed stage by stage.
+    expect(c.out()).toMatch(/^docs-ui\s+plugin\s+@gatehouse\/plugin-docs-ui\s+0\.2\.0\s+disabled in the config$/m);
     expect(c.out()).toMatch(/^plugin order: /m);
+    expect(c.out()).toMatch(/^pipeline:\n\s+receive\s+.*core/m);
+    expect(c.out()).toMatch(/^\s+invoke\s+.*core$/m);
+  });
+
+  it('start on a port in use: one line naming the address, exit 2', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    const c = capture();
+    try {
+      expect(await main(['start', '--config-path', good, '--port', String(port), '--root', REPO_ROOT, '--no-watch'])).toBe(2);
+    } finally { blocker.close(); }
+    expect(c.err().trim().split('\n').at(-1)).toBe(`gatehouse: 127.0.0.1:${port} is already in use; stop what listens there or choose another port with --port`);
+    expect(c.err()).not.toContain('    at ');
   });
 
   it('unknown commands exit 2', async () => {
@@ -86,8 +103,9 @@ describe.skipIf(!built)('gatehouse start as a process (built CLI)', () => {
       child.kill('SIGTERM');
       const text = await body;
       const events = text.split('\n\n').filter(Boolean).map((b) => JSON.parse(b.slice(6)));
-      expect(events.at(-1).choices[0].finish_reason).toBe('stop');
-      expect(events.map((e) => e.choices[0].delta.content ?? '').join('')).toContain('one two three four five');
+      const content = events.filter((e) => e.choices.length > 0);
+      expect(content.at(-1).choices[0].finish_reason).toBe('stop');
+      expect(content.map((e) => e.choices[0].delta.content ?? '').join('')).toContain('one two three four five');
       expect(await exited).toBe(0);
       expect(logs).toContain('SIGTERM received');
       await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { discover, loadConfigText, PluginError } from '../src/index.js';
+import { discover, loadConfigText, StartupError } from '../src/index.js';
 import { postJson, REPO_ROOT, startTestGateway } from '../../test/helpers/gateway.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -12,8 +12,8 @@ describe('plugin discovery', () => {
     (globalThis as any).__gatehouseFixtureImported = undefined;
     let err: unknown;
     try { discover(fixture('dup-host')); } catch (e) { err = e; }
-    expect(err).toBeInstanceOf(PluginError);
-    expect((err as PluginError).code).toBe('GW_ERR_PLUGIN_DUPLICATE');
+    expect(err).toBeInstanceOf(StartupError);
+    expect((err as StartupError).code).toBe('GW_ERR_PLUGIN_DUPLICATE');
     expect((err as Error).message).toMatch(/duplicate provider name 'acme': declared by both 'acme-provider-a' .* and 'acme-provider-b'/);
     // Starting a whole gateway fails the same way, and still no plugin code ran.
     await expect(startTestGateway({ config: 'endpoints: []\n', hostDir: fixture('dup-host') })).rejects.toThrow(/acme-provider-a.*acme-provider-b/);
@@ -21,11 +21,11 @@ describe('plugin discovery', () => {
   });
 
   it('invalid manifests are reported together, with the package name', () => {
-    let err: PluginError | undefined;
-    try { discover(fixture('bad-manifest-host')); } catch (e) { err = e as PluginError; }
-    expect(err?.problems.join('\n')).toContain("package 'bad-plugin': invalid manifest");
-    expect(err?.problems.some((p) => p.includes('kebab-case'))).toBe(true);
-    expect(err?.problems.some((p) => p.includes('must NOT have additional properties'))).toBe(true);
+    let err: StartupError | undefined;
+    try { discover(fixture('bad-manifest-host')); } catch (e) { err = e as StartupError; }
+    expect(err?.problems.map((p) => p.message).join('\n')).toContain("package 'bad-plugin': invalid manifest");
+    expect(err?.problems.some((p) => p.message.includes('kebab-case'))).toBe(true);
+    expect(err?.problems.some((p) => p.message.includes('must NOT have additional properties'))).toBe(true);
   });
 
   it('tells "installed but its import failed" apart, and loads a plain-JS third-party provider', async () => {
@@ -95,5 +95,17 @@ describe('package boundaries', () => {
     expect(Object.keys(pkg.dependencies ?? {})).not.toContain('tsyringe');
     const src = files(join(REPO_ROOT, 'sdk/src')).map((f) => readFileSync(f, 'utf8')).join('\n');
     expect(src).not.toMatch(/from 'tsyringe'|reflect-metadata|^\s*@\w+\(/m);
+  });
+});
+
+describe('peerDependencies on the sdk', () => {
+  it('ranges are checked as npm checks them', async () => {
+    const { satisfies } = await import('../src/plugins/discovery.js');
+    const cases: Array<[string, string, boolean]> = [
+      ['0.2.0', '^0.2.0', true], ['0.3.0', '^0.2.0', false], ['0.2.5', '~0.2.0', true], ['0.3.0', '~0.2.0', false],
+      ['1.4.0', '^1.2.0', true], ['2.0.0', '^1.2.0', false], ['0.2.0', '0.2.0', true], ['0.2.1', '0.2.0', false],
+      ['0.2.0', '>=0.1.0', true], ['0.2.0', '^0.1.0 || ^0.2.0', true], ['0.2.0', '*', true],
+    ];
+    for (const [v, r, want] of cases) expect([v, r, satisfies(v, r)]).toEqual([v, r, want]);
   });
 });

@@ -28,8 +28,10 @@ export const ERROR_CODES = {
   GW_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, expose: true, type: 'upstream_error' },
   GW_ERR_UPSTREAM_UNREACHABLE: { status: 502, expose: true, type: 'upstream_error' },
   GW_ERR_UPSTREAM_TIMEOUT: { status: 504, expose: true, type: 'timeout_error' },
+  GW_ERR_UPSTREAM_EMPTY: { status: 502, expose: true, type: 'upstream_error' },
+  GW_ERR_UPSTREAM_TRUNCATED: { status: 502, expose: true, type: 'upstream_error' },
+  GW_ERR_REQUEST_TIMEOUT: { status: 408, expose: true, type: 'invalid_request_error' },
   GW_ERR_CLIENT_CLOSED: { status: 499, expose: false, type: 'client_closed' },
-  GW_ERR_SHUTTING_DOWN: { status: 503, expose: true, type: 'unavailable_error' },
   GW_ERR_INTERNAL: { status: 500, expose: false, type: 'internal_error' },
   GW_ERR_CONFIG_INVALID: { status: 500, expose: false, type: 'config_error' },
   GW_ERR_PLUGIN_DUPLICATE: { status: 500, expose: false, type: 'plugin_error' },
@@ -39,7 +41,37 @@ export const ERROR_CODES = {
   GW_ERR_PLUGIN_API_VERSION: { status: 500, expose: false, type: 'plugin_error' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
-export type ErrorCode = keyof typeof ERROR_CODES;
+/** A built-in code, or one a plugin defined (`PluginDefinition.errors`). */
+export type ErrorCode = keyof typeof ERROR_CODES | (string & {});
+
+/** Every code known in this process: the built-ins plus plugin-defined ones. Shared by all copies of the sdk. */
+const registry: Map<string, ErrorCodeInfo & { owner: string }> = ((globalThis as Record<symbol, unknown>)[Symbol.for('gatehouse.errorCodes')] ??=
+  new Map(Object.entries(ERROR_CODES).map(([k, v]) => [k, { ...v, owner: 'core' }]))) as Map<string, ErrorCodeInfo & { owner: string }>;
+
+/**
+ * Register error codes (the kernel does it for `PluginDefinition.errors` at load time). Codes are
+ * `GW_ERR_<AREA>_<WHAT>`; defining a code another owner defined is refused.
+ * @example defineErrorCodes('rate-limit', { GW_ERR_LIMIT_STORE: { status: 503, expose: true, type: 'unavailable_error' } });
+ */
+export function defineErrorCodes(owner: string, codes: Readonly<Record<string, ErrorCodeInfo>>): void {
+  for (const [code, info] of Object.entries(codes)) {
+    if (!/^GW_ERR_[A-Z0-9]+(_[A-Z0-9]+)*$/.test(code)) throw new TypeError(`error code '${code}' of '${owner}' must look like GW_ERR_<AREA>_<WHAT>`);
+    const had = registry.get(code);
+    if (had && had.owner !== owner) throw new TypeError(`error code '${code}' is defined by both '${had.owner}' and '${owner}'`);
+    registry.set(code, { ...info, owner });
+  }
+}
+
+/** The catalogue entry of a code, or undefined. */
+export const errorCodeInfo = (code: string): (ErrorCodeInfo & { owner: string }) | undefined => registry.get(code);
+
+/** What an upstream answered, kept on the error so routing and surfaces can use it. */
+export interface UpstreamFacts {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** `Retry-After` in milliseconds, when the upstream sent one. */
+  retryAfterMs: number | null;
+}
 
 export interface GatewayErrorOptions {
   /** Overrides the catalogue status, e.g. an upstream's own 4xx/5xx status. */
@@ -51,6 +83,8 @@ export interface GatewayErrorOptions {
   cause?: unknown;
   /** Extra response headers, e.g. `Retry-After`. */
   headers?: Record<string, string>;
+  /** What the upstream answered, for upstream errors. */
+  upstream?: UpstreamFacts;
 }
 
 /**
@@ -67,11 +101,13 @@ export class GatewayError extends Error {
   readonly detail: unknown;
   readonly param: string | null;
   readonly headers: Record<string, string> | undefined;
+  readonly upstream: UpstreamFacts | undefined;
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'GatewayError';
-    const info = ERROR_CODES[code];
+    const info = registry.get(code);
+    if (!info) throw new TypeError(`unknown error code '${code}' (define it with PluginDefinition.errors)`);
     this.code = code;
     this.status = options.status ?? info.status;
     this.expose = info.expose;
@@ -79,7 +115,17 @@ export class GatewayError extends Error {
     this.detail = options.detail ?? message;
     this.param = options.param ?? null;
     this.headers = options.headers;
+    this.upstream = options.upstream;
   }
+}
+
+/** Parse a `Retry-After` header (seconds or an HTTP date) into milliseconds from `now`. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | null {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return null;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(v)) return Math.round(Number(v) * 1000);
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? null : Math.max(0, t - now);
 }
 
 /** True for a GatewayError from any copy of the sdk. */

@@ -3,7 +3,7 @@
  * a timeout, abort on caller disconnect, and MLflow's `send_request` error semantics.
  */
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
-import { GatewayError, isGatewayError } from './errors.js';
+import { GatewayError, isGatewayError, parseRetryAfter, type UpstreamFacts } from './errors.js';
 
 export interface UpstreamRequest {
   url: string;
@@ -17,7 +17,25 @@ export interface UpstreamRequest {
   signal?: AbortSignal;
   /** Max wait for response headers, and max idle time between body chunks. */
   timeoutMs?: number;
+  /**
+   * `stream()` only: accept a 2xx `application/json` answer (a complete answer where a stream was
+   * asked for) and return it for the provider to replay as chunks (see `isJsonAnswer`,
+   * `readJsonAnswer`, `chunksOfResponse`). Without it such an answer is a 502.
+   */
+  allowJson?: boolean;
+  /** `stream()` only: the media types accepted as a stream (default `STREAM_CONTENT_TYPES`). */
+  streamContentTypes?: readonly string[];
 }
+
+/**
+ * Media types `stream()` accepts on a 2xx answer by default: SSE, the NDJSON family, and AWS's
+ * event stream. A missing content type is accepted too. Anything else (e.g. an HTML page from a
+ * proxy) is a 502 `GW_ERR_UPSTREAM_CONTENT_TYPE` naming the type.
+ */
+export const STREAM_CONTENT_TYPES: readonly string[] = [
+  'text/event-stream', 'application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines',
+  'application/jsonlines', 'application/stream+json', 'application/vnd.amazon.eventstream',
+];
 
 export interface UpstreamResponse {
   status: number;
@@ -32,7 +50,11 @@ export interface UpstreamResponse {
 export interface HttpClient {
   /** Send and parse a JSON answer; non-2xx, wrong content types and transport failures throw GatewayErrors. */
   json<T = any>(req: UpstreamRequest): Promise<T>;
-  /** Open a streaming answer; a non-2xx status throws a GatewayError before any byte is yielded. */
+  /**
+   * Open a streaming answer. Before any byte is yielded, a GatewayError is thrown for a non-2xx
+   * status, a 2xx answer that is not a stream (`GW_ERR_UPSTREAM_CONTENT_TYPE`, naming the type;
+   * JSON only without `allowJson`), or a 2xx answer with an empty body (`GW_ERR_UPSTREAM_EMPTY`).
+   */
   stream(req: UpstreamRequest): Promise<UpstreamResponse>;
   /** The raw exchange: no status or content-type checks (transport failures are still mapped). */
   request(req: UpstreamRequest): Promise<UpstreamResponse>;
@@ -66,16 +88,56 @@ const headerValue = (h: Record<string, string | string[] | undefined>, name: str
   return (Array.isArray(v) ? v[0] : v) ?? '';
 };
 
+/** The media type of a `content-type` value, lower-cased, without parameters. */
+const mediaType = (contentType: string): string => contentType.split(';')[0]!.trim().toLowerCase();
+const isJsonType = (ct: string): boolean => ct === 'application/json' || ct.endsWith('+json');
+
+/** A 2xx answer with nothing in it: never a success (issue: it used to pass as an empty 200). */
+export function emptyUpstreamError(status: number): GatewayError {
+  return new GatewayError('GW_ERR_UPSTREAM_EMPTY', `The upstream answered status ${status} with an empty body.`);
+}
+
+/** True when a 2xx answer to a stream request is a complete JSON answer (see `UpstreamRequest.allowJson`). */
+export function isJsonAnswer(res: UpstreamResponse): boolean {
+  const ct = mediaType(headerValue(res.headers, 'content-type'));
+  return isJsonType(ct) && !STREAM_CONTENT_TYPES.includes(ct);
+}
+
+/**
+ * Read a complete JSON answer (e.g. one given to a stream request): an empty body is a 502
+ * `GW_ERR_UPSTREAM_EMPTY`, text that is not JSON a 502 `GW_ERR_UPSTREAM_BAD_RESPONSE`, and an
+ * object with an `error` field a 502 carrying the upstream's message.
+ * @example
+ * if (isJsonAnswer(res)) { yield* chunksOfResponse(mapChat(await readJsonAnswer(res))); return; }
+ */
+export async function readJsonAnswer<T = any>(res: UpstreamResponse): Promise<T> {
+  const text = await res.text();
+  if (!text.trim()) throw emptyUpstreamError(res.status);
+  let js: any;
+  try { js = JSON.parse(text); } catch {
+    throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', `The upstream answered with invalid JSON (status ${res.status}).`);
+  }
+  if (js && typeof js === 'object' && !Array.isArray(js) && js.error !== undefined && js.error !== null) {
+    throw upstreamStatusError(502, js, res.headers);
+  }
+  return js as T;
+}
+
 /**
  * Turn an upstream answer into MLflow's `send_request` result or error:
  * JSON is parsed, text/plain becomes `{message}`, any other content type is a 502;
  * a non-2xx status keeps its status, with `error.message` (or the whole body) as detail.
  */
-export function interpretUpstream(status: number, contentType: string, text: string): unknown {
-  const ct = contentType.split(';')[0]!.trim().toLowerCase();
+export function interpretUpstream(status: number, contentType: string, text: string, headers?: UpstreamResponse['headers']): unknown {
+  const ct = mediaType(contentType);
+  const ok = status >= 200 && status < 300;
+  if (!text.trim()) {
+    if (ok) throw emptyUpstreamError(status);
+    throw upstreamStatusError(status, `The upstream answered status ${status} with an empty body.`, headers);
+  }
   let parsed: unknown;
-  if (ct === 'application/json' || ct.endsWith('+json')) {
-    try { parsed = text.length ? JSON.parse(text) : {}; } catch {
+  if (isJsonType(ct)) {
+    try { parsed = JSON.parse(text); } catch {
       throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', `The upstream answered with invalid JSON (status ${status}).`);
     }
   } else if (ct === 'text/plain') {
@@ -84,12 +146,15 @@ export function interpretUpstream(status: number, contentType: string, text: str
     throw new GatewayError('GW_ERR_UPSTREAM_CONTENT_TYPE',
       `The returned data type from the route service is not supported. Received content type: ${contentType || 'none'}`);
   }
-  if (status >= 200 && status < 300) return parsed;
-  throw upstreamStatusError(status, parsed);
+  if (ok) return parsed;
+  throw upstreamStatusError(status, parsed, headers);
 }
 
-/** The GatewayError for a non-2xx upstream answer already parsed. */
-export function upstreamStatusError(status: number, parsed: unknown): GatewayError {
+/**
+ * The GatewayError for a non-2xx upstream answer already parsed. It keeps the upstream's facts
+ * (status, headers, `Retry-After`), and a `Retry-After` is passed on to the caller.
+ */
+export function upstreamStatusError(status: number, parsed: unknown, headers: UpstreamResponse['headers'] = {}): GatewayError {
   const obj = parsed as { error?: unknown; message?: unknown } | null;
   let detail: unknown = parsed;
   if (obj && typeof obj === 'object' && 'error' in obj && obj.error !== undefined) {
@@ -99,11 +164,116 @@ export function upstreamStatusError(status: number, parsed: unknown): GatewayErr
     else detail = `Upstream error (status ${status})`;
   }
   const message = typeof detail === 'string' ? detail : JSON.stringify(detail);
-  return new GatewayError('GW_ERR_UPSTREAM_STATUS', message, { status: status >= 400 && status < 600 ? status : 502, detail });
+  const retryAfter = headerValue(headers, 'retry-after');
+  const upstream: UpstreamFacts = { status, headers, retryAfterMs: parseRetryAfter(retryAfter) };
+  return new GatewayError('GW_ERR_UPSTREAM_STATUS', message, {
+    status: status >= 400 && status < 600 ? status : 502, detail, upstream,
+    headers: retryAfter && (status === 429 || status === 503) ? { 'retry-after': retryAfter } : undefined,
+  });
+}
+
+/**
+ * What the kernel attaches to one attempt's signal: extra upstream headers, and a sink for the
+ * time spent waiting on the upstream. Providers never see it; they pass `call.signal`.
+ */
+export interface AttemptHooks {
+  headers?: Readonly<Record<string, string>>;
+  upstream?(ms: number, status: number | null): void;
+}
+
+/**
+ * Drop an answer's body without reading it to its end (an upstream that streams an HTML page
+ * forever must not hold the call): read at most one chunk, then close the connection.
+ */
+export async function discardBody(res: UpstreamResponse): Promise<void> {
+  const it = res.body[Symbol.asyncIterator]();
+  try { await it.next(); } catch { /* already failed: nothing to drop */ }
+  await it.return?.(undefined)?.catch(() => undefined);
+}
+
+/** A 2xx answer to a stream request: refuse what is not a stream, and an empty body (before any byte is yielded). */
+async function checkStream(res: UpstreamResponse, req: UpstreamRequest): Promise<UpstreamResponse> {
+  const contentType = headerValue(res.headers, 'content-type');
+  const ct = mediaType(contentType);
+  // A stream type first: `application/stream+json` (Cohere) is a stream, not a JSON answer.
+  if (ct && !(req.streamContentTypes ?? STREAM_CONTENT_TYPES).includes(ct)) {
+    if (isJsonType(ct) && req.allowJson) return res;
+    await discardBody(res);
+    throw new GatewayError('GW_ERR_UPSTREAM_CONTENT_TYPE', isJsonType(ct)
+      ? `The upstream answered a stream request with a complete JSON answer (content type ${contentType}), not a stream.`
+      : `The upstream answered a stream request with content type ${contentType}, which is not a stream.`);
+  }
+  // Wait for the first bytes: a body that ends before any is an empty answer, not an empty stream.
+  const it = res.body[Symbol.asyncIterator]();
+  let first = await it.next();
+  while (!first.done && first.value.length === 0) first = await it.next();
+  if (first.done) throw emptyUpstreamError(res.status);
+  const head = first.value;
+  // The first bytes again, then the rest straight from the same iterator: no generator (and no
+  // extra async step) per chunk.
+  const body: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]() {
+      let replayed = false;
+      return {
+        next: () => {
+          if (replayed) return it.next();
+          replayed = true;
+          return Promise.resolve({ done: false, value: head });
+        },
+        return: async () => { await it.return?.(); return { done: true, value: undefined }; },
+      };
+    },
+  };
+  const text = async () => {
+    const decoder = new TextDecoder();
+    let out = '';
+    for await (const chunk of body) out += decoder.decode(chunk, { stream: true });
+    return out + decoder.decode();
+  };
+  return { status: res.status, headers: res.headers, body, text };
+}
+
+/**
+ * An upstream body: the chunks with transport errors mapped, and the time spent reading reported
+ * once at the end — a hand-written iterator over the stream's own, one promise per chunk. A class:
+ * an object literal with a computed `[Symbol.asyncIterator]` method is slow to build for every
+ * request, and JSON answers (read with `text()`) never iterate it.
+ */
+class UpstreamBody implements AsyncIterable<Uint8Array> {
+  constructor(
+    private readonly raw: Dispatcher.ResponseData['body'],
+    private readonly url: string,
+    private readonly timeoutMs: number,
+    private readonly hooks: AttemptHooks | undefined,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    const { raw, url, timeoutMs, hooks } = this;
+    const it = raw[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+    const t1 = hooks?.upstream ? performance.now() : 0;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      if (!raw.destroyed) raw.destroy();
+      hooks?.upstream?.(performance.now() - t1, null);
+    };
+    return {
+      next: () => it.next().then(
+        (step) => { if (step.done) finish(); return step; },
+        (e) => { finish(); throw transportError(e, url, timeoutMs); },
+      ),
+      return: async () => {
+        try { await it.return?.(); } finally { finish(); }
+        return { done: true as const, value: undefined };
+      },
+    };
+  }
 }
 
 /** Create the shared client. One per process is enough: undici pools connections per origin. */
-export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTimeoutMs?: number } = {}): HttpClient {
+export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTimeoutMs?: number; hooksOf?: (signal: AbortSignal) => AttemptHooks | undefined } = {}): HttpClient {
+  const hooksOf = options.hooksOf;
   // No cap on connections per origin: a cap queues streams inside the gateway (1,000 open streams
   // to one upstream need 1,000 connections); keep-alive reuses them between calls.
   const dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 300_000 });
@@ -111,12 +281,14 @@ export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTime
 
   async function send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const timeoutMs = req.timeoutMs ?? defaultTimeout;
-    const headers: Record<string, string> = { ...req.headers };
+    const hooks = req.signal && hooksOf ? hooksOf(req.signal) : undefined;
+    const headers: Record<string, string> = hooks?.headers ? { ...req.headers, ...hooks.headers } : { ...req.headers };
     let body: string | Uint8Array | undefined = req.rawBody;
     if (body === undefined && req.body !== undefined) {
       body = JSON.stringify(req.body);
       if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
     }
+    const t0 = hooks?.upstream ? performance.now() : 0;
     try {
       const res = await request(req.url, {
         method: req.method ?? 'POST',
@@ -127,15 +299,13 @@ export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTime
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
+      hooks?.upstream?.(performance.now() - t0, res.statusCode);
       const raw = res.body;
-      const mapped: AsyncIterable<Uint8Array> = {
-        async *[Symbol.asyncIterator]() {
-          try { for await (const chunk of raw) yield chunk as Uint8Array; } catch (e) { throw transportError(e, req.url, timeoutMs); }
-          finally { if (!raw.destroyed) raw.destroy(); }
-        },
-      };
+      const mapped = new UpstreamBody(raw, req.url, timeoutMs, hooks);
       const text = async () => {
+        const t1 = hooks?.upstream ? performance.now() : 0;
         try { return await raw.text(); } catch (e) { throw transportError(e, req.url, timeoutMs); }
+        finally { hooks?.upstream?.(performance.now() - t1, null); }
       };
       return { status: res.statusCode, headers: res.headers as UpstreamResponse['headers'], body: mapped, text };
     } catch (e) {
@@ -147,18 +317,18 @@ export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTime
     request: send,
     async json<T>(req: UpstreamRequest): Promise<T> {
       const res = await send(req);
-      return interpretUpstream(res.status, headerValue(res.headers, 'content-type'), await res.text()) as T;
+      return interpretUpstream(res.status, headerValue(res.headers, 'content-type'), await res.text(), res.headers) as T;
     },
     async stream(req: UpstreamRequest): Promise<UpstreamResponse> {
       const res = await send(req);
-      if (res.status >= 200 && res.status < 300) return res;
+      if (res.status >= 200 && res.status < 300) return checkStream(res, req);
       const text = await res.text();
       const ct = headerValue(res.headers, 'content-type');
-      try { interpretUpstream(res.status, ct, text); } catch (e) {
-        if (isGatewayError(e) && e.code === 'GW_ERR_UPSTREAM_CONTENT_TYPE') throw upstreamStatusError(res.status, { message: text });
+      try { interpretUpstream(res.status, ct, text, res.headers); } catch (e) {
+        if (isGatewayError(e) && e.code === 'GW_ERR_UPSTREAM_CONTENT_TYPE') throw upstreamStatusError(res.status, { message: text }, res.headers);
         throw e;
       }
-      throw upstreamStatusError(res.status, text);
+      throw upstreamStatusError(res.status, text, res.headers);
     },
     async close() { await dispatcher.close(); },
   };

@@ -5,7 +5,8 @@
 import { chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse } from './build.js';
 import { GatewayError } from './errors.js';
 import { defineProvider, type ProviderContext, type ProviderDefinition, type ProviderInput, type ProviderInstance } from './plugin.js';
-import { sseJson } from './sse.js';
+import { isJsonAnswer, readJsonAnswer } from './http.js';
+import { chunksOfResponse, sseJson, type StreamReadOptions } from './sse.js';
 import type {
   Capability, ChatChunk, ChatResponse, CompletionsChunk, CompletionsResponse, EmbeddingsResponse, UnifiedChunk,
 } from './types.js';
@@ -105,8 +106,13 @@ export function openAICompletionsChunk(js: Json): CompletionsChunk {
   });
 }
 
-/** Parse an OpenAI SSE body into JSON chunks, stopping at `[DONE]`; an `error` event throws. */
-export const openAIStreamEvents = (body: AsyncIterable<Uint8Array | string>): AsyncGenerator<Json> => sseJson(body);
+/**
+ * Parse an OpenAI SSE body into JSON chunks, stopping at `[DONE]`; an `error` event throws. A
+ * stream that ends without `[DONE]` and without any `finish_reason` is truncated (502
+ * `GW_ERR_UPSTREAM_TRUNCATED`); one without any event is empty (502 `GW_ERR_UPSTREAM_EMPTY`).
+ */
+export const openAIStreamEvents = (body: AsyncIterable<Uint8Array | string>, options: Omit<StreamReadOptions, 'final'> = {}): AsyncGenerator<Json> =>
+  sseJson(body, options);
 
 /** Where and how to call an OpenAI-compatible upstream, for one endpoint. */
 export interface OpenAICompatibleTarget {
@@ -167,9 +173,16 @@ export function openAICompatible<C = Record<string, unknown>>(opts: OpenAICompat
       };
       const call = (kind: OpenAIKind, payload: Record<string, unknown>, signal: AbortSignal) =>
         ctx.http.json({ url: urls[kind], headers: t.headers, body: body(kind, payload, false), signal, timeoutMs: ctx.timeoutMs });
+      // A complete JSON answer to a stream request (some compatible servers ignore `stream`) is
+      // replayed as chunks rather than refused.
       async function* stream<T extends UnifiedChunk>(kind: OpenAIKind, payload: Record<string, unknown>, signal: AbortSignal, map: (js: Json) => T): AsyncGenerator<T> {
-        const res = await ctx.http.stream({ url: urls[kind], headers: t.headers, body: body(kind, payload, true), signal, timeoutMs: ctx.timeoutMs });
-        for await (const js of openAIStreamEvents(res.body)) yield map(js);
+        const res = await ctx.http.stream({ url: urls[kind], headers: t.headers, body: body(kind, payload, true), signal, timeoutMs: ctx.timeoutMs, allowJson: true });
+        if (isJsonAnswer(res)) {
+          const js = await readJsonAnswer(res);
+          yield* chunksOfResponse(kind === 'chat' ? openAIChatResponse(js) : openAICompletionsResponse(js)) as T[];
+          return;
+        }
+        for await (const js of openAIStreamEvents(res.body, { name: rest.displayName })) yield map(js);
       }
       const inst: ProviderInstance = {};
       if (has.has('chat')) inst.chat = async (req, c) => openAIChatResponse(await call('chat', req, c.signal));

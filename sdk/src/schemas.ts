@@ -1,6 +1,11 @@
 /**
  * JSON Schemas (draft 2020-12 compatible subset, as ajv compiles them) for the unified requests
- * of spec §3, with MLflow's defaults and bounds. Extra fields are allowed and forwarded.
+ * of spec §3, with the bounds providers accept. Extra fields are allowed and forwarded.
+ *
+ * No parameter has a default: like MLflow 3.11, a parameter the caller omits is not sent upstream
+ * (providers whose API requires one, e.g. Anthropic's `max_tokens`, use that API's documented
+ * default). Every number is bounded, integers to what the upstream APIs take (and always within
+ * ±(2^53 − 1), so a JSON number that lost precision, or `1e400`, is refused, never acted on).
  */
 import type { EndpointType } from './types.js';
 
@@ -8,11 +13,34 @@ type Schema = Record<string, unknown>;
 
 const stringList: Schema = { type: 'array', items: { type: 'string' } };
 
+/** The largest signed 32-bit integer: the cap of token counts and similar integer parameters. */
+export const INT32_MAX = 2_147_483_647;
+
+const nullable = (s: Schema, description?: string): Schema => ({ anyOf: [s, { type: 'null' }], ...(description ? { description } : {}) });
+const bounded = (type: 'number' | 'integer', minimum: number, maximum: number): Schema => ({ type, minimum, maximum });
+
+/**
+ * The bounds of every numeric request parameter the gateway knows, by name (OpenAI's ranges,
+ * which the other providers' ranges are mapped from). Exported so that endpoint-level defaults
+ * can be validated with the same rules.
+ */
+export const parameterSchemas: Readonly<Record<string, Schema>> = {
+  temperature: nullable(bounded('number', 0, 2), 'Sampling temperature, 0–2. Not sent upstream when omitted.'),
+  top_p: nullable(bounded('number', 0, 1), 'Nucleus sampling, 0–1.'),
+  n: nullable(bounded('integer', 1, 128), 'How many choices to generate, 1–128. Not sent upstream when omitted.'),
+  max_tokens: nullable(bounded('integer', 1, INT32_MAX), 'Maximum tokens to generate, a positive 32-bit integer.'),
+  max_completion_tokens: nullable(bounded('integer', 1, INT32_MAX)),
+  frequency_penalty: nullable(bounded('number', -2, 2)),
+  presence_penalty: nullable(bounded('number', -2, 2)),
+  top_k: nullable(bounded('integer', 0, INT32_MAX)),
+  top_logprobs: nullable(bounded('integer', 0, 20)),
+  seed: nullable(bounded('integer', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)),
+  logit_bias: nullable({ type: 'object', additionalProperties: bounded('number', -100, 100) }),
+};
+
 const common: Record<string, Schema> = {
-  temperature: { type: 'number', default: 0.0, minimum: 0, maximum: 2 },
-  n: { type: 'integer', default: 1, minimum: 1 },
+  ...parameterSchemas,
   stop: { anyOf: [{ ...stringList, minItems: 1 }, { type: 'null' }] },
-  max_tokens: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
   stream: { anyOf: [{ type: 'boolean' }, { type: 'null' }] },
   stream_options: { anyOf: [{ type: 'object' }, { type: 'null' }] },
   model: { anyOf: [{ type: 'string' }, { type: 'null' }] },
@@ -117,9 +145,16 @@ export const completionsRequestSchema: Schema = {
   title: 'CompletionsRequest',
   type: 'object',
   required: ['prompt'],
-  properties: { ...common, prompt: { type: 'string' } },
+  properties: {
+    ...common,
+    prompt: { type: 'string' },
+    best_of: nullable(bounded('integer', 1, 20)),
+    logprobs: nullable(bounded('integer', 0, 20)),
+  },
   examples: [{ prompt: 'Write a haiku about load balancers.', max_tokens: 64 }],
 };
+
+const tokenId: Schema = bounded('integer', 0, INT32_MAX);
 
 /** `llm/v1/embeddings` request. */
 export const embeddingsRequestSchema: Schema = {
@@ -132,10 +167,11 @@ export const embeddingsRequestSchema: Schema = {
       anyOf: [
         { type: 'string' },
         { type: 'array', items: { type: 'string' } },
-        { type: 'array', items: { type: 'integer' } },
-        { type: 'array', items: { type: 'array', items: { type: 'integer' } } },
+        { type: 'array', items: tokenId },
+        { type: 'array', items: { type: 'array', items: tokenId } },
       ],
     },
+    dimensions: nullable(bounded('integer', 1, 65_536)),
   },
   examples: [{ input: ['hello world', 'gateways route requests'] }],
 };

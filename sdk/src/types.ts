@@ -29,10 +29,15 @@ export interface FunctionToolDefinition {
 }
 export interface ChatTool { type: 'function' | 'uc_function'; function?: FunctionToolDefinition; uc_function?: { name: string } }
 
-/** Fields shared by chat and completions requests (after validation, defaults applied). */
+/**
+ * Fields shared by chat and completions requests (after validation). Parameters the caller
+ * omitted are absent: providers send upstream only what is set (MLflow 3.11 no longer defaults
+ * `temperature` to 0 or `n` to 1).
+ */
 export interface BaseRequest {
-  temperature: number;
-  n: number;
+  temperature?: number | null;
+  n?: number | null;
+  top_p?: number | null;
   stop?: string[] | null;
   max_tokens?: number | null;
   stream?: boolean | null;

@@ -23,8 +23,13 @@ export function childEnv(extra = {}) {
  * (`exec` keeps the pid, so /proc/<pid> is node's). With ipc, the child gets an IPC channel.
  */
 export function spawnNode({ name, script, nodeArgs = [], args = [], env, ipc = false, cwd }) {
+  return spawnCmd({ name, cmd: process.execPath, args: [...nodeArgs, script, ...args], env, ipc, cwd });
+}
+
+/** Start any program the same way (raised open-files limit, output kept, stopped with the runner). */
+export function spawnCmd({ name, cmd, args = [], env, ipc = false, cwd }) {
   const sh = `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"`;
-  const child = spawn('sh', ['-c', sh, process.execPath, ...nodeArgs, script, ...args], {
+  const child = spawn('sh', ['-c', sh, cmd, ...args], {
     cwd, env: env ?? childEnv(), stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? ['ipc'] : [])],
   });
   child.benchName = name;
@@ -184,4 +189,23 @@ export function machineCpu() {
 export function foreignCpuShare(a, b) {
   if (!a || !b || b.total <= a.total) return null;
   return Math.max(0, (b.busy - a.busy) - (b.own - a.own)) / (b.total - a.total);
+}
+
+/**
+ * The kernel's count of connections dropped because a listen queue was full (TcpExt
+ * ListenOverflows, /proc/net/netstat), machine-wide. A dropped SYN is retried by the client after
+ * about one second, so a burst of new connections can show up as a one-second tail.
+ */
+export function listenOverflows() {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      if (!lines[i].startsWith('TcpExt:')) continue;
+      const keys = lines[i].split(/\s+/);
+      const vals = lines[i + 1].split(/\s+/);
+      const k = keys.indexOf('ListenOverflows');
+      return k > 0 ? Number(vals[k]) : null;
+    }
+  } catch { /* not Linux */ }
+  return null;
 }

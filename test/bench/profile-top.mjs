@@ -3,14 +3,17 @@
  * Summarise a V8 .cpuprofile (from `npm run bench -- --cpu-prof DIR`, or `node --cpu-prof`):
  * the functions with the most self time, and the most inclusive time for code under a path filter.
  *
- *   node test/bench/profile-top.mjs FILE.cpuprofile [--top 30] [--filter core/dist,sdk/dist]
+ *   node test/bench/profile-top.mjs FILE.cpuprofile [--top 30] [--filter core/dist,sdk/dist] [--busy]
+ *
+ * --busy leaves out idle samples and everything before the first second that was mostly busy
+ * after start-up (so a profile of a whole bench run shows the load, not the start).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 process.stdout.on('error', (e) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
 
-const { values: o, positionals: [file] } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '30' }, filter: { type: 'string', default: '/core/dist/,/sdk/dist/,/plugins/' } } });
+const { values: o, positionals: [file] } = parseArgs({ allowPositionals: true, options: { busy: { type: 'boolean', default: false }, top: { type: 'string', default: '30' }, filter: { type: 'string', default: '/core/dist/,/sdk/dist/,/plugins/' } } });
 if (!file) { process.stderr.write('usage: profile-top.mjs FILE.cpuprofile [--top N] [--filter a,b]\n'); process.exit(2); }
 const prof = JSON.parse(readFileSync(file, 'utf8'));
 const top = Number(o.top);
@@ -23,7 +26,21 @@ for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id
 // Sample weights: timeDeltas[i] belongs to samples[i].
 const selfUs = new Map();
 let totalUs = 0;
-prof.samples.forEach((id, i) => { const d = prof.timeDeltas[i] ?? 0; totalUs += d; selfUs.set(id, (selfUs.get(id) ?? 0) + d); });
+let keep = () => true;
+if (o.busy) {
+  // Per second of the profile: the share of samples that were not idle. Start at the first busy
+  // second after the first idle one (the end of start-up), and count only non-idle samples.
+  const idleIds = new Set(prof.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+  const at = []; let t = 0;
+  for (let i = 0; i < prof.samples.length; i++) { t += prof.timeDeltas[i] ?? 0; at.push(t); }
+  const sec = new Map();
+  prof.samples.forEach((id, i) => { const s = Math.floor(at[i] / 1e6); const v = sec.get(s) ?? [0, 0]; v[1]++; if (!idleIds.has(id)) v[0]++; sec.set(s, v); });
+  const secs = [...sec.keys()].sort((a, b) => a - b);
+  const firstIdle = secs.find((s) => sec.get(s)[0] / sec.get(s)[1] < 0.2) ?? 0;
+  const from = secs.find((s) => s > firstIdle && sec.get(s)[0] / sec.get(s)[1] > 0.5) ?? 0;
+  keep = (id, i) => !idleIds.has(id) && at[i] >= from * 1e6;
+}
+prof.samples.forEach((id, i) => { if (!keep(id, i)) return; const d = prof.timeDeltas[i] ?? 0; totalUs += d; selfUs.set(id, (selfUs.get(id) ?? 0) + d); });
 
 const where = (cf) => `${cf.functionName || '(anonymous)'} ${cf.url ? cf.url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, 'node_modules/') : ''}${cf.url ? `:${cf.lineNumber + 1}` : ''}`;
 const self = new Map();

@@ -9,7 +9,8 @@
  *   events in OpenAI's format (role, content deltas, finish, usage when asked), then `data: [DONE]`.
  *
  * Started by run.mjs with an IPC channel: it sends {type:'ready', port}, answers {type:'stats'} with the
- * most requests it had in flight at once since the last ask, and exits when the parent goes away.
+ * most requests it had in flight at once and the requests it got since the last ask, and exits when
+ * the parent goes away.
  */
 import { createServer } from 'node:http';
 
@@ -77,9 +78,11 @@ function stream(req, res, body, chunks, intervalMs) {
 // Requests in flight at once (max since the last ask): shows how many upstream streams a gateway really holds open.
 let inflight = 0;
 let maxInflight = 0;
+let requests = 0;
 
 const server = createServer((req, res) => {
   inflight++;
+  requests++;
   if (inflight > maxInflight) maxInflight = inflight;
   res.once('close', () => { inflight--; });
   const url = req.url ?? '';
@@ -113,14 +116,15 @@ server.keepAliveTimeout = 120_000;
 server.headersTimeout = 125_000;
 server.requestTimeout = 0;
 
-server.listen(Number(process.env.BENCH_UPSTREAM_PORT ?? 0), '127.0.0.1', () => {
+// A deep accept queue (capped by net.core.somaxconn): the upstream must never be what drops connections.
+server.listen({ port: Number(process.env.BENCH_UPSTREAM_PORT ?? 0), host: '127.0.0.1', backlog: 4096 }, () => {
   const { port } = server.address();
   if (process.send) process.send({ type: 'ready', port });
   else process.stdout.write(`upstream listening on http://127.0.0.1:${port}\n`);
 });
 
 process.on('message', (m) => {
-  if (m?.type === 'stats') { process.send({ type: 'stats', maxInflight }); maxInflight = inflight; }
+  if (m?.type === 'stats') { process.send({ type: 'stats', maxInflight, requests }); maxInflight = inflight; requests = 0; }
 });
 
 // Stop with the parent: the IPC channel closes when run.mjs exits or dies.

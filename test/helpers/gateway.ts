@@ -3,6 +3,7 @@
  * distribution installs, from a config given as YAML text or an object.
  */
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +31,10 @@ export async function startTestGateway(opts: {
 }): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
   const configPath = join(dir, 'config.yaml');
-  writeFileSync(configPath, typeof opts.config === 'string' ? opts.config : stringify(opts.config));
+  // The request log (on by default, to stdout) would print a line per test request: off unless a test configures it.
+  const text = typeof opts.config === 'string' ? opts.config : stringify(opts.config);
+  const quiet = !opts.hostDir && !/^request-log:/m.test(text);
+  writeFileSync(configPath, quiet ? `${text}\nrequest-log: {enabled: false}\n` : text);
   const logs: string[] = [];
   const logger = createLogger({ level: opts.logLevel ?? 'debug', format: 'json', write: (l) => logs.push(l) });
   const gateway = await startGateway({
@@ -68,5 +72,27 @@ export async function readSse(res: Response): Promise<any[]> {
   return text.split('\n\n').filter((b) => b.trim()).map((block) => {
     const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
     try { return JSON.parse(data); } catch { return data; }
+  });
+}
+
+export interface Answer { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any }
+
+/** One request on its own connection (`agent: false`), so a `--workers` cluster spreads requests over its workers. */
+export function callOnNewConnection(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = httpRequest(url, { method, agent: false, headers: { ...(data ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => {
+        let json: any;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(data);
   });
 }

@@ -11,13 +11,39 @@ export interface ConfigProblem {
 export const formatPath = (path: Array<string | number>): string =>
   path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${p}` : p), '') || '(top level)';
 
-/** An invalid config: every problem, each with the file, its line and column, and its YAML path. */
-export class ConfigError extends Error {
-  readonly code = 'GW_ERR_CONFIG_INVALID';
-  constructor(readonly file: string, readonly problems: ConfigProblem[]) {
-    super(problems.map((p) => `${file}${p.line ? `:${p.line}:${p.col}` : ''}: ${formatPath(p.path)}: ${p.message}`).join('\n'));
-    this.name = 'ConfigError';
+/**
+ * The one start-up error: an invalid config (every problem, each with the file, its line and
+ * column, and its YAML path) or an invalid plugin set (duplicates, manifests, imports, dependencies).
+ */
+export class StartupError extends Error {
+  readonly problems: ConfigProblem[];
+  constructor(readonly code: string, problems: Array<ConfigProblem | string>, readonly file?: string) {
+    const list = problems.map((p) => (typeof p === 'string' ? { path: [], message: p } : p));
+    super(file
+      ? list.map((p) => `${file}${p.line ? `:${p.line}:${p.col}` : ''}: ${formatPath(p.path)}: ${p.message}`).join('\n')
+      : list.length === 1 ? list[0]!.message : `${list.length} plugin problems:\n- ${list.map((p) => p.message).join('\n- ')}`);
+    this.name = 'StartupError';
+    this.problems = list;
   }
+  /** What the CLI prints before the message. */
+  get title(): string { return this.code === 'GW_ERR_CONFIG_INVALID' ? 'Invalid gateway configuration' : 'Invalid plugin set'; }
+}
+
+export const configError = (file: string, problems: ConfigProblem[]) => new StartupError('GW_ERR_CONFIG_INVALID', problems, file);
+
+/** The closest of `options` to `word`, if it is close enough to be a likely typo. */
+export function didYouMean(word: string, options: readonly string[]): string | undefined {
+  const d = (a: string, b: string) => {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0]!; row[0] = i;
+      for (let j = 1; j <= b.length; j++) { const t = row[j]!; row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1)); prev = t; }
+    }
+    return row[b.length]!;
+  };
+  let best: string | undefined; let bestD = Infinity;
+  for (const o of options) { const x = d(word.toLowerCase(), o.toLowerCase()); if (x < bestD) { bestD = x; best = o; } }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
 const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : typeof v === 'string' ? 'a string' : typeof v === 'number' ? 'a number' : typeof v);
@@ -44,7 +70,8 @@ export function ajvProblems(errors: ErrorObject[] | null | undefined, prefix: Ar
       case 'additionalProperties': {
         const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
         path.push(p.additionalProperty);
-        message = `unknown key '${p.additionalProperty}'${allowed.length ? `; expected one of: ${allowed.join(', ')}` : ''}`;
+        const near = didYouMean(p.additionalProperty, allowed);
+        message = `unknown key '${p.additionalProperty}'${near ? ` (did you mean '${near}'?)` : ''}${allowed.length ? `; expected one of: ${allowed.join(', ')}` : ''}`;
         break;
       }
       case 'type': message = `expected ${expectedType(p.type)}, got ${typeName(valueAt(segs))}`; break;

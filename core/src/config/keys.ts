@@ -1,8 +1,16 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** Values that can only be meant as a path to a key file. */
+const PATH_LIKE = /^(\/|\.\/|\.\.\/|~\/)/;
 
 /**
  * MLflow's `_resolve_api_key_from_input`: `$NAME` reads the environment (unset or empty is an
- * error), an existing file's content is used as-is, anything else is the literal key.
+ * error), an existing file's content is used, anything else is the literal key. Unlike MLflow,
+ * surrounding whitespace is trimmed from every source (`echo KEY > file` leaves a newline, which
+ * no HTTP header may carry), `~/` means the home directory, and a value that looks like a path
+ * (`/`, `./`, `../`, `~/`) but names no file is an error rather than a key sent upstream.
  */
 export function resolveKey(value: unknown, env: NodeJS.ProcessEnv): { value?: string; error?: string } {
   if (typeof value !== 'string') {
@@ -10,14 +18,31 @@ export function resolveKey(value: unknown, env: NodeJS.ProcessEnv): { value?: st
   }
   if (value.startsWith('$')) {
     const name = value.slice(1);
-    const v = env[name];
+    const v = env[name]?.trim();
     if (v === undefined || v === '') return { error: `Environment variable '${name}' is not set` };
     return { value: v };
   }
-  try {
-    if (value.length < 4096 && existsSync(value) && statSync(value).isFile()) return { value: readFileSync(value, 'utf8') };
-  } catch { /* not a usable path: a literal key */ }
-  return { value };
+  if (value.length < 4096) {
+    const path = value.startsWith('~/') ? join(homedir(), value.slice(2)) : value;
+    let stat: ReturnType<typeof statSync> | undefined;
+    try { stat = statSync(path, { throwIfNoEntry: false }); } catch { stat = undefined; }
+    if (stat?.isFile()) {
+      let content: string;
+      try { content = readFileSync(path, 'utf8').trim(); } catch (e) {
+        return { error: `The key file '${value}' could not be read (${(e as NodeJS.ErrnoException).code ?? 'error'}).` };
+      }
+      if (!content) return { error: `The key file '${value}' is empty.` };
+      return { value: content };
+    }
+    if (PATH_LIKE.test(value)) {
+      return stat?.isDirectory()
+        ? { error: `The api key '${value}' names a directory, not a file holding the key.` }
+        : { error: `The api key '${value}' looks like a path to a key file, but there is no such file.` };
+    }
+  }
+  const literal = value.trim();
+  if (!literal) return { error: 'The api key is empty.' };
+  return { value: literal };
 }
 
 /** Read a dot path (`aws_config.aws_region`) from an object. */

@@ -1,7 +1,10 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import semverSatisfies from 'semver/functions/satisfies.js';
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { Ajv } from 'ajv';
 import { API_VERSION } from '@gatehouse/sdk';
+import { StartupError } from '../config/errors.js';
 
 export type EntryKind = 'provider' | 'plugin';
 
@@ -14,6 +17,8 @@ export interface ManifestEntry {
   packageDir: string;
   /** Absolute path of the module to import. */
   file: string;
+  /** A definition given in memory (the test gateway), used instead of importing `file`. */
+  definition?: unknown;
 }
 
 export interface Discovery {
@@ -24,13 +29,13 @@ export interface Discovery {
   plugins: Map<string, ManifestEntry>;
 }
 
-/** A start-up failure of plugin discovery or loading, listing every problem at once. */
-export class PluginError extends Error {
-  constructor(readonly code: string, readonly problems: string[]) {
-    super(problems.length === 1 ? problems[0] : `${problems.length} plugin problems:\n- ${problems.join('\n- ')}`);
-    this.name = 'PluginError';
-  }
-}
+
+const SDK_VERSION: string = (() => {
+  try { return (JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@gatehouse/sdk/package.json'), 'utf8')) as { version: string }).version; } catch { return '0.0.0'; }
+})();
+
+/** npm's own range check (a peer dependency's `^0.2.0`, `>=0.2 <1`, `||` ...). */
+export const satisfies = (version: string, range: string): boolean => semverSatisfies(version, range);
 
 /** Provider names match case-insensitively with `-` and `_` alike, as MLflow's do. */
 export const normaliseName = (s: string): string => s.trim().toLowerCase().replace(/_/g, '-');
@@ -65,7 +70,7 @@ function findPackageDir(from: string, name: string): string | undefined {
  */
 export function discover(hostDir: string): Discovery {
   const hostPkgFile = join(hostDir, 'package.json');
-  if (!existsSync(hostPkgFile)) throw new PluginError('GW_ERR_PLUGIN_MANIFEST', [`no package.json in ${hostDir}: the host package lists the plugins to load`]);
+  if (!existsSync(hostPkgFile)) throw new StartupError('GW_ERR_PLUGIN_MANIFEST', [`no package.json in ${hostDir}: the host package lists the plugins to load`]);
   const host = JSON.parse(readFileSync(hostPkgFile, 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
   const deps = [...new Set([...Object.keys(host.dependencies ?? {}), ...Object.keys(host.optionalDependencies ?? {})])].sort();
   const problems: string[] = [];
@@ -101,6 +106,11 @@ export function discover(hostDir: string): Discovery {
       problems.push(`package '${packageName}' declares gateway.apiVersion ${manifest.apiVersion}, but this gateway speaks apiVersion ${API_VERSION}`);
       continue;
     }
+    const wants = (pkg as { peerDependencies?: Record<string, string> }).peerDependencies?.['@gatehouse/sdk'];
+    if (wants && !satisfies(SDK_VERSION, wants)) {
+      problems.push(`package '${packageName}' needs @gatehouse/sdk ${wants}, but this gateway has @gatehouse/sdk ${SDK_VERSION}`);
+      continue;
+    }
     for (const kind of ['provider', 'plugin'] as const) {
       for (const [name, rel] of Object.entries(manifest[`${kind}s`] ?? {})) {
         const file = resolve(dir, rel);
@@ -125,8 +135,8 @@ export function discover(hostDir: string): Discovery {
       duplicates.push(`duplicate ${e.kind} name '${e.name}': declared by both '${prior.packageName}' (${prior.packageDir}) and '${e.packageName}' (${e.packageDir})`);
     } else if (!prior) table.set(key, e);
   }
-  if (duplicates.length) throw new PluginError('GW_ERR_PLUGIN_DUPLICATE', [...duplicates, ...problems]);
-  if (problems.length) throw new PluginError('GW_ERR_PLUGIN_MANIFEST', problems);
+  if (duplicates.length) throw new StartupError('GW_ERR_PLUGIN_DUPLICATE', [...duplicates, ...problems]);
+  if (problems.length) throw new StartupError('GW_ERR_PLUGIN_MANIFEST', problems);
   return { hostDir, entries, providers, plugins };
 }
 

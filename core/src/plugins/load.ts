@@ -3,28 +3,29 @@ import { pathToFileURL } from 'node:url';
 import {
   API_VERSION, isPluginDefinition, isProviderDefinition, type PluginDefinition, type ProviderDefinition,
 } from '@gatehouse/sdk';
-import { PluginError, type ManifestEntry } from './discovery.js';
+import type { ManifestEntry } from './discovery.js';
+import { StartupError } from '../config/errors.js';
 
 const cache = new Map<string, Promise<Record<string, unknown>>>();
 
-/** When the kernel itself runs from source (vitest), run workspace plugins from source too: `dist/x.js` → `src/x.ts`. */
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-function sourceFile(file: string): string {
-  if (!FROM_SOURCE) return file;
-  const src = file.replace(/([\\/])dist([\\/])(.*)\.js$/, '$1src$2$3.ts');
-  return src !== file && existsSync(src) ? src : file;
-}
+/**
+ * Where a manifest's module file is really loaded from. A test runner that runs TypeScript sources
+ * installs a mapping (`dist` → `src`) under this global before any gateway starts.
+ */
+const RESOLVER = Symbol.for('gatehouse.moduleResolver');
+const moduleFile = (file: string): string => ((globalThis as Record<symbol, ((f: string) => string) | undefined>)[RESOLVER] ?? String)(file);
 
 async function importEntry(entry: ManifestEntry): Promise<Record<string, unknown>> {
-  const file = sourceFile(entry.file);
+  if (entry.definition) return { default: entry.definition };
+  const file = moduleFile(entry.file);
   if (!existsSync(file)) {
-    throw new PluginError('GW_ERR_PLUGIN_LOAD', [`${entry.kind} '${entry.name}' of package '${entry.packageName}': module ${entry.file} does not exist (is the package built?)`]);
+    throw new StartupError('GW_ERR_PLUGIN_LOAD', [`${entry.kind} '${entry.name}' of package '${entry.packageName}': module ${entry.file} does not exist (is the package built?)`]);
   }
   let p = cache.get(file);
   if (!p) { p = import(pathToFileURL(file).href) as Promise<Record<string, unknown>>; cache.set(file, p); }
   try { return await p; } catch (e) {
     cache.delete(file);
-    throw new PluginError('GW_ERR_PLUGIN_LOAD', [`${entry.kind} '${entry.name}' of package '${entry.packageName}' is installed but failed to import: ${(e as Error).message}`]);
+    throw new StartupError('GW_ERR_PLUGIN_LOAD', [`${entry.kind} '${entry.name}' of package '${entry.packageName}' is installed but failed to import: ${(e as Error).message}`]);
   }
 }
 
@@ -32,10 +33,10 @@ function pick<T extends { name: string }>(mod: Record<string, unknown>, entry: M
   const candidates = [mod.default, ...Object.values(mod)].filter(is);
   const found = candidates.find((d) => names(d).includes(entry.name));
   if (!found) {
-    throw new PluginError('GW_ERR_PLUGIN_LOAD', [`package '${entry.packageName}' declares ${entry.kind} '${entry.name}', but its module exports no ${entry.kind} definition with that name (found: ${candidates.map((c) => c.name).join(', ') || 'none'})`]);
+    throw new StartupError('GW_ERR_PLUGIN_LOAD', [`package '${entry.packageName}' declares ${entry.kind} '${entry.name}', but its module exports no ${entry.kind} definition with that name (found: ${candidates.map((c) => c.name).join(', ') || 'none'})`]);
   }
   if ((found as unknown as { apiVersion: number }).apiVersion !== API_VERSION) {
-    throw new PluginError('GW_ERR_PLUGIN_API_VERSION', [`${entry.kind} '${entry.name}' of package '${entry.packageName}' was built for apiVersion ${(found as unknown as { apiVersion: number }).apiVersion}; this gateway speaks ${API_VERSION}`]);
+    throw new StartupError('GW_ERR_PLUGIN_API_VERSION', [`${entry.kind} '${entry.name}' of package '${entry.packageName}' was built for apiVersion ${(found as unknown as { apiVersion: number }).apiVersion}; this gateway speaks ${API_VERSION}`]);
   }
   return found;
 }
@@ -61,13 +62,13 @@ export function orderPlugins(defs: PluginDefinition[], installed: Set<string>): 
       }
     }
   }
-  if (problems.length) throw new PluginError('GW_ERR_PLUGIN_DEPENDENCY', problems);
+  if (problems.length) throw new StartupError('GW_ERR_PLUGIN_DEPENDENCY', problems);
   const out: PluginDefinition[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   const visit = (d: PluginDefinition, trail: string[]) => {
     const s = state.get(d.name);
     if (s === 'done') return;
-    if (s === 'visiting') throw new PluginError('GW_ERR_PLUGIN_DEPENDENCY', [`plugin dependency cycle: ${[...trail, d.name].join(' -> ')}`]);
+    if (s === 'visiting') throw new StartupError('GW_ERR_PLUGIN_DEPENDENCY', [`plugin dependency cycle: ${[...trail, d.name].join(' -> ')}`]);
     state.set(d.name, 'visiting');
     for (const dep of [...d.dependsOn].sort()) visit(byName.get(dep)!, [...trail, d.name]);
     state.set(d.name, 'done');

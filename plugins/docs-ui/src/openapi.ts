@@ -1,26 +1,68 @@
 /**
- * The OpenAPI 3.1 document of the running gateway. It is rebuilt from `GatewayApi` on every
- * request, so each configured endpoint and traffic route has its own operation, and a reloaded
- * configuration shows up without a restart.
+ * The OpenAPI 3.1 document of the running gateway, rebuilt from `GatewayApi` on every request.
+ *
+ * Paths are not hard-coded: every mounted route whose `RouteDefinition.openapi` is set
+ * (`GatewayApi.httpRoutes()`) is described by the operation its plugin gave. Three extensions
+ * let an operation ask for what only the running configuration knows; docs-ui reads them and
+ * removes them from the document:
+ *
+ * - `x-components: { schemas?, tags? }` on an operation: component schemas its `$ref`s point at
+ *   and tag descriptions (the first definition of a name wins).
+ * - `x-gatehouse-invocation` on an invocation operation (see {@link InvocationExtension}): the
+ *   request and response schemas of the endpoint type, examples, streaming; with `in: 'path'`
+ *   one operation per configured endpoint and traffic route (name, provider, model, limit and
+ *   default parameters in its description), with `in: 'body'` one operation whose body field
+ *   lists the names of the right type.
+ * - `x-gatehouse-names: 'endpoints' | 'routes' | 'targets'` on a parameter: its schema gets an
+ *   `enum` of the configured names.
+ *
+ * The document always has the sdk's unified schemas as components: `ChatRequest`,
+ * `CompletionsRequest`, `EmbeddingsRequest`, their `...Response`s, `ChatChunk`, `CompletionsChunk`.
  */
 import {
-  chunkSchemas, requestSchemas, responseSchemas, type EndpointType, type GatewayApi,
+  ENDPOINT_TYPES, chunkSchemas, requestSchemas, responseSchemas, type EndpointInfo, type EndpointType, type GatewayApi,
+  type HttpRouteInfo, type OpenAPIOperation, type RouteInfo,
 } from '@gatehouse/sdk';
 
 type Schema = Record<string, unknown>;
-type Operation = Record<string, unknown>;
 
 export interface OpenAPIOptions {
   version: string;
-  /** Describe the `/v1/*` routes of the openai-compat plugin (default true). */
-  openai?: boolean;
+  title?: string;
 }
 
-const TYPES: readonly EndpointType[] = ['llm/v1/chat', 'llm/v1/completions', 'llm/v1/embeddings'];
+/** What an invocation operation's `x-gatehouse-invocation` says. */
+export interface InvocationExtension {
+  /** Where the endpoint or traffic route is named: a path parameter, or a body field. */
+  in: 'path' | 'body';
+  /** The path parameter (default `name`) or body field (default `model`). */
+  param?: string;
+  /** The endpoint type the route serves (`in: 'body'`; required there). With `in: 'path'`, any type. */
+  type?: EndpointType;
+  /** `in: 'path'`: the tag of traffic-route operations (default: the operation's tags). */
+  routeTag?: string;
+  /** Other paths that answer the same (`{name}` stands for the name), named in each description. */
+  aliases?: string[];
+  /** The event written after the last chunk (e.g. `[DONE]`); `null` or absent: none. */
+  terminator?: string | null;
+  /** Add an example that asks for a last usage chunk with `stream_options.include_usage`. */
+  usageExample?: boolean;
+  /** Extra top-level fields of the JSON answer, per endpoint type. */
+  responseProperties?: Partial<Record<EndpointType, Record<string, Schema>>>;
+  /** Extra top-level fields of each stream chunk, per endpoint type. */
+  chunkProperties?: Partial<Record<EndpointType, Record<string, Schema>>>;
+  /** `in: 'body'`: extra request body fields (e.g. `encoding_format`). */
+  requestProperties?: Record<string, Schema>;
+  /** More examples: each value is merged over the basic example. */
+  examples?: Record<string, { summary: string; value: Record<string, unknown> }>;
+}
+
 const KIND: Record<EndpointType, 'Chat' | 'Completions' | 'Embeddings'> = {
   'llm/v1/chat': 'Chat', 'llm/v1/completions': 'Completions', 'llm/v1/embeddings': 'Embeddings',
 };
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Schema, extra: Record<string, unknown> = {}) => ({ 'application/json': { schema, ...extra } });
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** A schema from the sdk, without `$id` (in OpenAPI an `$id` would change how `$ref`s nearby resolve). */
 function plain(schema: Schema): Schema {
@@ -28,268 +70,208 @@ function plain(schema: Schema): Schema {
   return structuredClone(rest);
 }
 
+function unifiedSchemas(): Record<string, Schema> {
+  const out: Record<string, Schema> = {};
+  for (const t of ENDPOINT_TYPES) {
+    out[`${KIND[t]}Request`] = plain(requestSchemas[t]);
+    out[`${KIND[t]}Response`] = plain(responseSchemas[t]);
+  }
+  out.ChatChunk = plain(chunkSchemas['llm/v1/chat']);
+  out.CompletionsChunk = plain(chunkSchemas['llm/v1/completions']);
+  return out;
+}
+
 const firstExample = (type: EndpointType): Record<string, unknown> =>
   structuredClone(((requestSchemas[type].examples as unknown[] | undefined)?.[0] ?? {}) as Record<string, unknown>);
 
-const nullable = (type: string) => ({ type: [type, 'null'] });
+/** A koa-router path as an OpenAPI path: `/a/:name` → `/a/{name}`. */
+export const openAPIPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)[?*+]?/g, '{$1}');
+const pathParams = (path: string) => [...path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
+const opId = (prefix: string, name: string) => `${prefix}_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+const withSchema = (schema: Schema, props: Record<string, Schema> | undefined): Schema =>
+  props && Object.keys(props).length ? { allOf: [schema, { type: 'object', properties: structuredClone(props) }] } : schema;
 
-function chunkComponents(): Record<string, Schema> {
-  return { ChatChunk: plain(chunkSchemas['llm/v1/chat']), CompletionsChunk: plain(chunkSchemas['llm/v1/completions']) };
+function streamText(type: EndpointType, terminator: string | null | undefined): string {
+  return `Server-sent events, one \`data: <${KIND[type]}Chunk JSON>\` per chunk${terminator ? `, then \`data: ${terminator}\`` : ' (no terminator: the stream ends when the connection closes)'}. ` +
+    'An error after the stream started arrives as a last `data: {"error": {...}}` event.';
 }
 
-function errorSchemas(): Record<string, Schema> {
-  return {
-    Error: {
-      type: 'object', required: ['detail'],
-      properties: { detail: { description: 'A message, or the upstream\'s error object.', anyOf: [{ type: 'string' }, { type: 'object' }] } },
-    },
-    ValidationError: {
-      type: 'object', required: ['detail'],
-      properties: {
-        detail: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: { type: { type: 'string' }, loc: { type: 'array', items: { type: ['string', 'integer'] } }, msg: { type: 'string' }, input: {}, ctx: { type: 'object' } },
-          },
-        },
-      },
-    },
-    RateLimitError: { type: 'object', required: ['error'], properties: { error: { type: 'string', examples: ['Rate limit exceeded: 10 per 1 minute'] } } },
-    OpenAIError: {
-      type: 'object', required: ['error'],
-      properties: {
-        error: {
-          type: 'object',
-          properties: { message: { type: 'string' }, type: { type: 'string' }, param: nullable('string'), code: nullable('string') },
-        },
-      },
-    },
-  };
-}
-
-function mlflowSchemas(): Record<string, Schema> {
-  const limit = {
-    type: ['object', 'null'],
-    properties: { calls: { type: 'integer' }, key: nullable('string'), renewal_period: { type: 'string' } },
-  };
-  return {
-    Endpoint: {
-      type: 'object',
-      properties: {
-        name: { type: 'string' },
-        endpoint_type: { enum: [...TYPES] },
-        model: { type: 'object', properties: { name: nullable('string'), provider: { type: 'string' } } },
-        endpoint_url: { type: 'string' },
-        limit,
-      },
-    },
-    EndpointList: {
-      type: 'object',
-      properties: { endpoints: { type: 'array', items: ref('Endpoint') }, next_page_token: nullable('string') },
-    },
-    Model: {
-      type: 'object',
-      properties: { id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } },
-    },
-    ModelList: { type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Model') } } },
-  };
-}
-
-const json = (schema: Schema, extra: Record<string, unknown> = {}) => ({ 'application/json': { schema, ...extra } });
-
-const STREAM_TEXT = (type: EndpointType, terminator: boolean) =>
-  `Server-sent events, one \`data: <${KIND[type]}Chunk JSON>\` per chunk${terminator ? ', then `data: [DONE]`' : ' (no terminator: the stream ends when the connection closes, as in MLflow)'}. ` +
-  'An error after the stream started arrives as a last `data: {"error": {...}}` event.';
-
-function invocationResponses(type: EndpointType, streams: boolean, openai: boolean): Record<string, unknown> {
-  const ok: Record<string, unknown> = json(ref(`${KIND[type]}Response`));
+function okResponse(type: EndpointType, streams: boolean, ext: InvocationExtension): Schema {
+  const content: Record<string, unknown> = json(withSchema(ref(`${KIND[type]}Response`), ext.responseProperties?.[type]));
   if (streams) {
-    ok['text/event-stream'] = {
-      schema: { type: 'string', description: STREAM_TEXT(type, openai) },
+    content['text/event-stream'] = {
+      schema: { type: 'string', description: streamText(type, ext.terminator) },
       // For the docs only: the chunk shape each `data:` line carries.
-      'x-chunk-schema': ref(`${KIND[type]}Chunk`),
+      'x-chunk-schema': withSchema(ref(`${KIND[type]}Chunk`), ext.chunkProperties?.[type]),
     };
   }
-  const err = (description: string, schema = ref(openai ? 'OpenAIError' : 'Error')) => ({ description, content: json(schema) });
-  const responses: Record<string, unknown> = {
-    200: { description: streams ? 'The answer; with `"stream": true`, a stream of chunks.' : 'The answer.', content: ok },
-  };
-  if (openai) {
-    responses[400] = err('Invalid request, missing `model`, or `model` names an endpoint of another type.');
-    responses[404] = err('`model` names no endpoint or traffic route.');
-  } else {
-    responses[404] = err('No such endpoint.');
-    responses[422] = err('The body does not match the schema (or a provider rejected a parameter).', ref('ValidationError'));
-  }
-  responses[429] = err('Rate limit exceeded.', openai ? ref('OpenAIError') : ref('RateLimitError'));
-  responses[501] = err('The provider cannot do this (e.g. stream).');
-  responses[502] = err('The upstream failed or answered with an error.');
-  responses[504] = err('The upstream did not answer in time.');
-  return responses;
+  return { description: streams ? 'The answer; with `"stream": true`, a stream of chunks.' : 'The answer.', content };
 }
 
-function requestExamples(type: EndpointType, streams: boolean, model?: string): Record<string, unknown> {
-  const withModel = model !== undefined ? { model, ...firstExample(type) } : firstExample(type);
-  const examples: Record<string, unknown> = { basic: { summary: KIND[type], value: withModel } };
+function requestExamples(type: EndpointType, streams: boolean, ext: InvocationExtension, named?: { field: string; name: string }): Record<string, unknown> {
+  const basic = named ? { [named.field]: named.name, ...firstExample(type) } : firstExample(type);
+  const examples: Record<string, unknown> = { basic: { summary: KIND[type], value: basic } };
   if (streams) {
-    examples.stream = { summary: `${KIND[type]}, streamed (server-sent events)`, value: { ...withModel, stream: true } };
-    if (model !== undefined) {
-      examples.stream_usage = {
-        summary: `${KIND[type]}, streamed, with a last usage chunk`,
-        value: { ...withModel, stream: true, stream_options: { include_usage: true } },
-      };
+    examples.stream = { summary: `${KIND[type]}, streamed (server-sent events)`, value: { ...basic, stream: true } };
+    if (ext.usageExample) {
+      examples.stream_usage = { summary: `${KIND[type]}, streamed, with a last usage chunk`, value: { ...basic, stream: true, stream_options: { include_usage: true } } };
     }
   }
-  if (type === 'llm/v1/embeddings' && model !== undefined) {
-    examples.base64 = { summary: 'Embeddings as base64 float32', value: { ...withModel, encoding_format: 'base64' } };
+  for (const [name, ex] of Object.entries(ext.examples ?? {})) {
+    examples[name] = { summary: ex.summary, value: { ...basic, ...ex.value } };
   }
   return examples;
 }
 
-const opId = (prefix: string, name: string) => `${prefix}_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+const fmt = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 
-function invocationOperation(name: string, type: EndpointType, streams: boolean, tag: string, description: string): Operation {
-  return {
-    tags: [tag],
-    summary: `${KIND[type]}: ${name}`,
-    description,
-    operationId: opId('invoke', name),
-    requestBody: { required: true, content: json(ref(`${KIND[type]}Request`), { examples: requestExamples(type, streams) }) },
-    responses: invocationResponses(type, streams, false),
-  };
+/** What the description of one endpoint's operation says about it. */
+export function describeEndpoint(e: EndpointInfo, aliases: string[] = []): string {
+  const model = e.model.name ? `${e.model.provider} model \`${e.model.name}\`` : `provider \`${e.model.provider}\``;
+  const parts = [`\`${e.endpoint_type}\` endpoint on ${model}.`];
+  if (e.limit) parts.push(`Limited to ${e.limit.calls} calls per ${e.limit.renewal_period}.`);
+  const defaults = Object.entries(e.defaults ?? {});
+  if (defaults.length) {
+    parts.push(`Default parameters: ${defaults.map(([k, v]) => `\`${k}\` ${fmt(v)}`).join(', ')} (a request's own value wins).`);
+  }
+  if (aliases.length) parts.push(`Also at ${aliases.map((a) => `\`${a.replace('{name}', e.name)}\``).join(', ')}.`);
+  return parts.join(' ');
 }
 
-function openAIOperations(gw: GatewayApi): Record<string, unknown> {
-  const named = (type: EndpointType) => [
-    ...gw.endpoints().filter((e) => e.endpoint_type === type).map((e) => e.name),
-    ...gw.routes().filter((r) => r.task_type === type).map((r) => r.name),
-  ];
-  const streamsAny = (type: EndpointType) => type !== 'llm/v1/embeddings';
-  const v1 = (path: string, type: EndpointType): [string, unknown] => {
-    const names = named(type);
-    const model: Schema = { type: 'string', description: `The endpoint or traffic route to call (an \`${type}\` one).` };
-    if (names.length) model.enum = names;
-    const props: Record<string, unknown> = { model };
-    if (type === 'llm/v1/embeddings') props.encoding_format = { enum: ['float', 'base64'], default: 'float', description: '`base64`: each vector as base64 of little-endian float32.' };
-    const schema = { allOf: [ref(`${KIND[type]}Request`), { type: 'object', required: ['model'], properties: props }] };
-    return [path, {
-      post: {
-        tags: ['OpenAI-compatible'],
-        summary: `OpenAI-style ${KIND[type].toLowerCase()}`,
-        description: `\`model\` names an \`${type}\` endpoint or traffic route.`,
-        operationId: opId('openai', path.slice(4)),
-        requestBody: { required: true, content: json(schema, { examples: requestExamples(type, streamsAny(type), names[0] ?? 'my-endpoint') }) },
-        responses: invocationResponses(type, streamsAny(type), true),
-      },
-    }];
-  };
-  const ids = [...gw.endpoints().map((e) => e.name), ...gw.routes().map((r) => r.name)];
-  return Object.fromEntries([
-    v1('/v1/chat/completions', 'llm/v1/chat'),
-    v1('/v1/completions', 'llm/v1/completions'),
-    v1('/v1/embeddings', 'llm/v1/embeddings'),
-    ['/v1/models', {
-      get: {
-        tags: ['OpenAI-compatible'], summary: 'List models (endpoints and traffic routes)', operationId: 'openai_list_models',
-        responses: { 200: { description: 'Every endpoint and traffic route, as OpenAI models.', content: json(ref('ModelList')) } },
-      },
-    }],
-    ['/v1/models/{id}', {
-      get: {
-        tags: ['OpenAI-compatible'], summary: 'Get one model', operationId: 'openai_get_model',
-        parameters: [{ name: 'id', in: 'path', required: true, schema: ids.length ? { type: 'string', enum: ids } : { type: 'string' } }],
-        responses: {
-          200: { description: 'The model.', content: json(ref('Model')) },
-          404: { description: 'No such endpoint or route.', content: json(ref('OpenAIError')) },
-        },
-      },
-    }],
-  ]);
+function describeRoute(r: RouteInfo, aliases: string[] = []): string {
+  const dests = r.destinations.map((d) => `\`${d.name}\`${d.traffic_percentage !== undefined ? ` ${d.traffic_percentage}%` : ''}`).join(', ');
+  const parts = [`\`${r.task_type}\` traffic route, strategy \`${r.routing_strategy}\`: ${dests}.`];
+  if (aliases.length) parts.push(`Also at ${aliases.map((a) => `\`${a.replace('{name}', r.name)}\``).join(', ')}.`);
+  return parts.join(' ');
 }
 
-function readOnlyOperations(gw: GatewayApi): Record<string, unknown> {
-  const names = gw.endpoints().map((e) => e.name);
-  return {
-    '/health': {
-      get: {
-        tags: ['Gateway'], summary: 'Health check', operationId: 'health',
-        responses: { 200: { description: 'The gateway is up.', content: json({ type: 'object', properties: { status: { const: 'OK' } } }) } },
-      },
-    },
-    '/api/2.0/endpoints/': {
-      get: {
-        tags: ['Gateway'], summary: 'List endpoints', operationId: 'list_endpoints',
-        description: 'Traffic routes are not listed (as in MLflow). Pages of 3000.',
-        parameters: [{ name: 'page_token', in: 'query', required: false, schema: { type: 'string' } }],
-        responses: { 200: { description: 'The endpoints.', content: json(ref('EndpointList')) } },
-      },
-    },
-    '/api/2.0/endpoints/{name}': {
-      get: {
-        tags: ['Gateway'], summary: 'Get one endpoint', operationId: 'get_endpoint',
-        parameters: [{ name: 'name', in: 'path', required: true, schema: names.length ? { type: 'string', enum: names } : { type: 'string' } }],
-        responses: {
-          200: { description: 'The endpoint.', content: json(ref('Endpoint')) },
-          404: { description: 'No such endpoint.', content: json(ref('Error')) },
-        },
-      },
-    },
-  };
+interface Collected { schemas: Record<string, Schema>; tags: Map<string, string | undefined> }
+
+/** Take the docs-ui extensions off an operation (a copy), remembering its components. */
+function takeExtensions(op: OpenAPIOperation, into: Collected): { op: Record<string, unknown>; ext: InvocationExtension | null } {
+  const copy = structuredClone(op) as Record<string, unknown>;
+  const comps = copy['x-components'];
+  delete copy['x-components'];
+  if (isObject(comps)) {
+    for (const [name, schema] of Object.entries(isObject(comps.schemas) ? comps.schemas : {})) {
+      if (!(name in into.schemas) && isObject(schema)) into.schemas[name] = schema;
+    }
+    for (const t of Array.isArray(comps.tags) ? comps.tags : []) {
+      if (isObject(t) && typeof t.name === 'string' && !into.tags.get(t.name) && typeof t.description === 'string') into.tags.set(t.name, t.description);
+    }
+  }
+  const ext = copy['x-gatehouse-invocation'];
+  delete copy['x-gatehouse-invocation'];
+  return { op: copy, ext: isObject(ext) && (ext.in === 'path' || ext.in === 'body') ? (ext as unknown as InvocationExtension) : null };
+}
+
+/** Parameters for every path parameter (declared ones kept), with `x-gatehouse-names` filled in. */
+function parameters(op: Record<string, unknown>, path: string, gw: GatewayApi, skip?: string): unknown[] | undefined {
+  const declared = Array.isArray(op.parameters) ? (op.parameters as unknown[]) : [];
+  const out = declared.filter((p) => !(isObject(p) && p.in === 'path' && p.name === skip)).map((p) => structuredClone(p));
+  for (const name of pathParams(path)) {
+    if (name === skip) continue;
+    if (!out.some((p) => isObject(p) && p.in === 'path' && p.name === name)) out.push({ name, in: 'path', required: true, schema: { type: 'string' } });
+  }
+  for (const p of out) {
+    if (!isObject(p) || !('x-gatehouse-names' in p)) continue;
+    const which = p['x-gatehouse-names'];
+    delete p['x-gatehouse-names'];
+    const names = [
+      ...(which === 'endpoints' || which === 'targets' ? gw.endpoints().map((e) => e.name) : []),
+      ...(which === 'routes' || which === 'targets' ? gw.routes().map((r) => r.name) : []),
+    ];
+    if (names.length) p.schema = { ...(isObject(p.schema) ? p.schema : { type: 'string' }), enum: names };
+  }
+  return out.length ? out : undefined;
 }
 
 /** Build the document for the gateway as it is configured right now. */
 export function buildOpenAPI(gw: GatewayApi, options: OpenAPIOptions): Record<string, unknown> {
   const streams = (name: string, type: EndpointType) => {
     if (type === 'llm/v1/embeddings') return false;
-    const caps = gw.capabilities(name);
-    return caps.includes(type === 'llm/v1/chat' ? 'chatStream' : 'completionsStream');
+    return gw.capabilities(name).includes(type === 'llm/v1/chat' ? 'chatStream' : 'completionsStream');
   };
-  const paths: Record<string, unknown> = {};
-  for (const e of gw.endpoints()) {
-    const model = e.model.name ? `${e.model.provider} model \`${e.model.name}\`` : `provider \`${e.model.provider}\``;
-    const limit = e.limit ? ` Limited to ${e.limit.calls} calls per ${e.limit.renewal_period}.` : '';
-    paths[`/endpoints/${e.name}/invocations`] = {
-      post: invocationOperation(e.name, e.endpoint_type, streams(e.name, e.endpoint_type), 'Endpoints',
-        `\`${e.endpoint_type}\` endpoint on ${model}.${limit} Also at \`/gateway/${e.name}/invocations\`.`),
-    };
-  }
-  for (const r of gw.routes()) {
-    const split = r.destinations.map((d) => `\`${d.name}\` ${d.traffic_percentage}%`).join(', ');
-    // A route streams when every destination does; a destination that cannot answers 501.
-    const canStream = r.task_type !== 'llm/v1/embeddings' && r.destinations.every((d) => streams(d.name, r.task_type));
-    paths[`/endpoints/${r.name}/invocations`] = {
-      post: invocationOperation(r.name, r.task_type, canStream, 'Traffic routes',
-        `\`${r.task_type}\` traffic route: ${split}. Each call goes to one destination, picked by weight (needs a routing plugin).`),
-    };
-  }
-  Object.assign(paths, readOnlyOperations(gw));
-  if (options.openai !== false) Object.assign(paths, openAIOperations(gw));
+  // A route streams when every destination does; a destination that cannot answers 501.
+  const routeStreams = (r: RouteInfo) => r.task_type !== 'llm/v1/embeddings' && r.destinations.every((d) => streams(d.name, r.task_type));
 
-  const schemas: Record<string, Schema> = {};
-  for (const t of TYPES) {
-    schemas[`${KIND[t]}Request`] = plain(requestSchemas[t]);
-    schemas[`${KIND[t]}Response`] = plain(responseSchemas[t]);
-  }
-  Object.assign(schemas, chunkComponents(), errorSchemas(), mlflowSchemas());
+  const collected: Collected = { schemas: {}, tags: new Map() };
+  const paths: Record<string, Record<string, unknown>> = {};
+  const usedTags: string[] = [];
+  const put = (path: string, method: string, op: Record<string, unknown>) => {
+    const item = (paths[path] ??= {});
+    if (item[method]) return;
+    item[method] = op;
+    for (const t of Array.isArray(op.tags) ? op.tags : []) if (typeof t === 'string' && !usedTags.includes(t)) usedTags.push(t);
+  };
 
-  const tags = [
-    { name: 'Endpoints', description: 'One operation per configured endpoint, from the running configuration: it follows reloads.' },
-    ...(gw.routes().length ? [{ name: 'Traffic routes', description: 'Invoked like endpoints; each call goes to one weighted destination.' }] : []),
-    { name: 'Gateway', description: 'Read-only routes of the MLflow AI Gateway API.' },
-    ...(options.openai !== false
-      ? [{ name: 'OpenAI-compatible', description: 'Served by the `openai-compat` plugin. `model` names an endpoint or traffic route; errors are `{"error": {...}}`; streams end with `data: [DONE]`.' }]
-      : []),
-  ];
+  for (const route of gw.httpRoutes() as readonly HttpRouteInfo[]) {
+    if (!route.openapi) continue;
+    const method = route.method.toLowerCase();
+    const { op, ext } = takeExtensions(route.openapi, collected);
+    if (!Array.isArray(op.tags) || !op.tags.length) op.tags = [route.owner];
+
+    if (ext?.in === 'path') {
+      const param = ext.param ?? 'name';
+      const { parameters: _declared, ...rest } = op;
+      const one = (name: string, type: EndpointType, canStream: boolean, tags: unknown, description: string) => {
+        const concrete = route.path.replace(new RegExp(`:${param}(?![A-Za-z0-9_])[?]?`), name);
+        const params = parameters(op, concrete, gw, param);
+        put(openAPIPath(concrete), method, {
+          ...rest,
+          tags,
+          summary: `${KIND[type]}: ${name}`,
+          description: op.description ? `${description}\n\n${String(op.description)}` : description,
+          operationId: opId(typeof op.operationId === 'string' ? op.operationId : 'invoke', name),
+          ...(params ? { parameters: params } : {}),
+          requestBody: { required: true, content: json(ref(`${KIND[type]}Request`), { examples: requestExamples(type, canStream, ext) }) },
+          responses: { 200: okResponse(type, canStream, ext), ...(isObject(op.responses) ? op.responses : {}) },
+        });
+      };
+      for (const e of gw.endpoints()) {
+        if (ext.type && e.endpoint_type !== ext.type) continue;
+        one(e.name, e.endpoint_type, streams(e.name, e.endpoint_type), op.tags, describeEndpoint(e, ext.aliases));
+      }
+      for (const r of gw.routes()) {
+        if (ext.type && r.task_type !== ext.type) continue;
+        one(r.name, r.task_type, routeStreams(r), ext.routeTag ? [ext.routeTag] : op.tags, describeRoute(r, ext.aliases));
+      }
+      continue;
+    }
+
+    if (ext?.in === 'body' && ext.type) {
+      const type = ext.type;
+      const field = ext.param ?? 'model';
+      const names = [
+        ...gw.endpoints().filter((e) => e.endpoint_type === type).map((e) => e.name),
+        ...gw.routes().filter((r) => r.task_type === type).map((r) => r.name),
+      ];
+      const target: Schema = { type: 'string', description: `The endpoint or traffic route to call (an \`${type}\` one).` };
+      if (names.length) target.enum = names;
+      const schema = { allOf: [ref(`${KIND[type]}Request`), { type: 'object', required: [field], properties: { [field]: target, ...structuredClone(ext.requestProperties ?? {}) } }] };
+      const canStream = type !== 'llm/v1/embeddings';
+      op.requestBody = { required: true, content: json(schema, { examples: requestExamples(type, canStream, ext, { field, name: names[0] ?? 'my-endpoint' }) }) };
+      op.responses = { 200: okResponse(type, canStream, ext), ...(isObject(op.responses) ? op.responses : {}) };
+    }
+    const params = parameters(op, route.path, gw);
+    if (params) op.parameters = params;
+    put(openAPIPath(route.path), method, op);
+  }
+
+  const schemas: Record<string, Schema> = { ...unifiedSchemas() };
+  for (const [name, s] of Object.entries(collected.schemas)) if (!(name in schemas)) schemas[name] = s;
 
   return {
     openapi: '3.1.0',
     info: {
-      title: 'Gatehouse',
+      title: options.title ?? 'Gatehouse',
       version: options.version,
-      description: 'An AI gateway, wire-compatible with the MLflow AI Gateway. Applications call one unified, OpenAI-shaped schema; the gateway holds provider keys, enforces limits, splits traffic and records traces and metrics.',
+      description: 'An AI gateway, wire-compatible with the MLflow AI Gateway. Applications call one unified, OpenAI-shaped schema; the gateway holds the provider keys. This document describes the gateway as it is configured right now.',
     },
-    tags,
+    tags: usedTags.map((name) => {
+      const description = collected.tags.get(name);
+      return description ? { name, description } : { name };
+    }),
     paths,
     components: { schemas },
   };

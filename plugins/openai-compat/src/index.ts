@@ -1,35 +1,30 @@
 /**
- * The OpenAI-compatible API: `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings` and
- * `/v1/models`, where `model` names an endpoint or a traffic route. Calls run through the same
+ * The OpenAI-compatible API: `/v1/chat/completions`, `/v1/completions` (a string or a list of
+ * prompts), `/v1/embeddings`, `/v1/responses` (the Responses API over chat) and `/v1/models`,
+ * where `model` names an endpoint or a traffic route. Calls run through the same
  * pipeline as the MLflow routes (limits, routing, tracing, metrics); only the way a request names
  * its endpoint and the shape of answers and errors differ.
  */
 import {
-  definePlugin, GatewayError, nowSeconds, type EmbeddingsResponse, type EndpointType, type GatewayApi, type RouteDefinition,
-  type RouteRequest, type RouteResult,
+  definePlugin, GatewayError, nowSeconds, type CompletionsResponse, type EmbeddingsResponse, type EndpointType, type GatewayApi, type RouteDefinition,
+  type Caller, type RouteRequest, type RouteResult,
 } from '@gatehouse/sdk';
-import { openAISurface, SURFACE } from './surface.js';
-import { encodeEmbeddings, openAIChunks, type EncodingFormat } from './transform.js';
+import { openAIResponsesSurface, openAISurface, SURFACE } from './surface.js';
+import {
+  concatCompletionStreams, encodeEmbeddings, mergeCompletions, openAIChunks, promptList, type EncodingFormat,
+} from './transform.js';
+import { responsesRoute } from './responses-route.js';
+import { ItemCache } from './responses.js';
+import { invocationOperation, modelOperation, modelsOperation } from './openapi.js';
 
-export { openAISurface, openAIStatus, openAIError, type OpenAIErrorBody } from './surface.js';
-export { openAIChunks, encodeEmbeddings, floatsToBase64, base64ToFloats, type EncodingFormat } from './transform.js';
+export { openAISurface, openAIResponsesSurface, openAIStatus, openAIError, type OpenAIErrorBody } from './surface.js';
+export {
+  openAIChunks, encodeEmbeddings, floatsToBase64, base64ToFloats, sumUsage, promptList, mergeCompletions, concatCompletionStreams,
+  type EncodingFormat,
+} from './transform.js';
+export * from './responses.js';
 
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-
-const modelNotFound = (name: string) =>
-  new GatewayError('GW_ERR_ENDPOINT_NOT_FOUND', `The model '${name}' does not exist: it is neither an endpoint nor a traffic route of this gateway.`, { param: 'model' });
-
-/** The endpoint or route a `/v1` body names, checked before anything else so a bad `model` reads as OpenAI's errors do. */
-function targetOf(body: unknown, gw: GatewayApi): string {
-  if (!isObject(body)) throw new GatewayError('GW_ERR_REQUEST_BAD', 'The request body must be a JSON object.');
-  const model = body.model;
-  if (model === undefined || model === null || model === '') {
-    throw new GatewayError('GW_ERR_REQUEST_BAD', 'You must provide a model parameter: the name of an endpoint or traffic route of this gateway.', { param: 'model' });
-  }
-  if (typeof model !== 'string') throw new GatewayError('GW_ERR_REQUEST_BAD', "'model' must be a string.", { param: 'model' });
-  if (!gw.lookup(model)) throw modelNotFound(model);
-  return model;
-}
+import { modelNotFound, targetOf } from './target.js';
 
 /** Take `encoding_format` off the body: providers never see it, the surface encodes the answer itself. */
 function takeEncoding(body: Record<string, unknown>): EncodingFormat {
@@ -45,33 +40,66 @@ function invocationRoute(path: string, type: EndpointType): RouteDefinition {
     method: 'POST',
     path,
     surface: SURFACE,
-    openapi: true,
+    openapi: invocationOperation(type),
     async handler(req: RouteRequest, gw: GatewayApi): Promise<RouteResult> {
       const body = await req.json();
       const target = targetOf(body, gw);
       const encoding = type === 'llm/v1/embeddings' ? takeEncoding(body as Record<string, unknown>) : 'float';
-      const r = await gw.invoke({
-        surface: SURFACE, target, expectType: type, modelNamesTarget: true, body,
-        path: req.path, client: { ip: req.ip }, signal: req.signal,
-      });
+      if (type === 'llm/v1/completions') {
+        const prompts = promptList((body as Record<string, unknown>).prompt);
+        if (prompts) return completionsForList(req, gw, target, body as Record<string, unknown>, prompts);
+      }
+      const r = await gw.invoke({ req, surface: SURFACE, target, expectType: type, modelNamesTarget: true, body });
       const headers = { 'x-request-id': r.invocation.id };
       if (r.kind === 'json') {
         const value = type === 'llm/v1/embeddings' ? encodeEmbeddings(r.value as EmbeddingsResponse, encoding) : r.value;
         return { headers, json: value };
       }
       const opts = r.invocation.body.stream_options as { include_usage?: unknown } | null | undefined;
-      return { headers, sse: openAIChunks(r.chunks, opts?.include_usage === true) };
+      return { headers, sse: openAIChunks(r.chunks, opts?.include_usage === true), invocation: r.invocation };
     },
   };
 }
 
+/**
+ * `/v1/completions` with a list `prompt`: one call through the whole pipeline per prompt (limits,
+ * routing and metering count each), merged as OpenAI answers (choice `index = prompt * n + i`,
+ * usage summed). Streams run the prompts one after the other.
+ */
+async function completionsForList(req: RouteRequest, gw: GatewayApi, target: string, body: Record<string, unknown>, prompts: string[]): Promise<RouteResult> {
+  const n = typeof body.n === 'number' && Number.isInteger(body.n) && body.n > 0 ? body.n : 1;
+  const call = (p: number) => gw.invoke({
+    req, surface: SURFACE, target, expectType: 'llm/v1/completions', modelNamesTarget: true,
+    body: { ...structuredClone(body), prompt: prompts[p] },
+  });
+  if (body.stream !== true) {
+    const answers = await Promise.all(prompts.map((_, p) => call(p)));
+    const values = answers.map((a) => {
+      if (a.kind !== 'json') throw new GatewayError('GW_ERR_INTERNAL', 'expected a JSON answer');
+      return a.value as CompletionsResponse;
+    });
+    return { headers: { 'x-request-id': answers[0]!.invocation.id }, json: mergeCompletions(values, n) };
+  }
+  const first = await call(0);
+  if (first.kind !== 'stream') throw new GatewayError('GW_ERR_INTERNAL', 'expected a stream');
+  const opts = first.invocation.body.stream_options as { include_usage?: unknown } | null | undefined;
+  const chunks = concatCompletionStreams(prompts.length, n, async (p) => {
+    if (p === 0) return first.chunks;
+    const next = await call(p);
+    if (next.kind !== 'stream') throw new GatewayError('GW_ERR_INTERNAL', 'expected a stream');
+    return next.chunks;
+  });
+  return { headers: { 'x-request-id': first.invocation.id }, sse: openAIChunks(chunks, opts?.include_usage === true), invocation: first.invocation };
+}
+
 interface OpenAIModel { id: string; object: 'model'; created: number; owned_by: string }
 
-/** Endpoints first, then traffic routes (owned by the gateway itself, which splits them). */
-function models(gw: GatewayApi, created: number): OpenAIModel[] {
+/** Endpoints first, then traffic routes (owned by the gateway itself, which splits them); only those the caller may call. */
+function models(gw: GatewayApi, created: number, caller: Caller | null): OpenAIModel[] {
+  const may = (name: string) => !caller?.may || caller.may(name);
   return [
-    ...gw.endpoints().map((e) => ({ id: e.name, object: 'model' as const, created, owned_by: e.model.provider })),
-    ...gw.routes().map((r) => ({ id: r.name, object: 'model' as const, created, owned_by: 'gatehouse' })),
+    ...gw.endpoints().filter((e) => may(e.name)).map((e) => ({ id: e.name, object: 'model' as const, created, owned_by: e.model.provider })),
+    ...gw.routes().filter((r) => may(r.name)).map((r) => ({ id: r.name, object: 'model' as const, created, owned_by: 'gatehouse' })),
   ];
 }
 
@@ -81,17 +109,21 @@ export default definePlugin({
     // Endpoints have no creation date; this generation's load time is the closest truth, and it moves on reload.
     const created = nowSeconds();
     ctx.surface(openAISurface);
+    ctx.surface(openAIResponsesSurface);
     ctx.route(invocationRoute('/v1/chat/completions', 'llm/v1/chat'));
     ctx.route(invocationRoute('/v1/completions', 'llm/v1/completions'));
     ctx.route(invocationRoute('/v1/embeddings', 'llm/v1/embeddings'));
+    ctx.route(responsesRoute(ctx.keep('responses.items', () => new ItemCache())));
     ctx.route({
-      method: 'GET', path: '/v1/models', surface: SURFACE, openapi: true,
-      handler: async (_req, gw) => ({ json: { object: 'list', data: models(gw, created) } }),
+      method: 'GET', path: '/v1/models', surface: SURFACE,
+      openapi: modelsOperation,
+      handler: async (req, gw) => ({ json: { object: 'list', data: models(gw, created, req.caller) } }),
     });
     ctx.route({
-      method: 'GET', path: '/v1/models/:id', surface: SURFACE, openapi: true,
+      method: 'GET', path: '/v1/models/:id', surface: SURFACE,
+      openapi: modelOperation,
       handler: async (req, gw) => {
-        const found = models(gw, created).find((m) => m.id === req.params.id);
+        const found = models(gw, created, req.caller).find((m) => m.id === req.params.id);
         if (!found) throw modelNotFound(req.params.id ?? '');
         return { json: found };
       },

@@ -4,7 +4,8 @@
  * places (validation is 400, not 422; a failing upstream is the gateway's 502, not the upstream's
  * own 5xx). The table lives here so the README can mirror it line for line.
  */
-import type { GatewayError, SurfaceDefinition } from '@gatehouse/sdk';
+import { sseEvent, type GatewayError, type SurfaceDefinition } from '@gatehouse/sdk';
+import { failedAt, responsesStreamError } from './responses.js';
 
 export const SURFACE = 'openai';
 
@@ -40,14 +41,29 @@ export function openAIStatus(err: GatewayError): number {
   return err.status;
 }
 
+/**
+ * Codes whose `type` and `code` OpenAI's own API spells differently, so that clients which look
+ * at them (retry logic, "check your key" hints) recognise the situation.
+ */
+const OPENAI_CODES: Partial<Record<string, { type: string; code: string }>> = {
+  GW_ERR_RATE_LIMITED: { type: 'requests', code: 'rate_limit_exceeded' },
+  // The gateway's own keys (the auth plugin): the caller's key is missing or wrong.
+  GW_ERR_AUTH_MISSING: { type: 'invalid_request_error', code: 'invalid_api_key' },
+  GW_ERR_AUTH_INVALID: { type: 'invalid_request_error', code: 'invalid_api_key' },
+  // The caller's key is valid but may not use this endpoint or route.
+  GW_ERR_AUTH_FORBIDDEN: { type: 'permission_error', code: 'insufficient_permissions' },
+  GW_ERR_AUTH_EXPIRED: { type: 'permission_error', code: 'api_key_expired' },
+};
+
 /** The `error` object OpenAI clients parse, for a JSON answer and for a stream's last event alike. */
 export function openAIError(err: GatewayError): OpenAIErrorBody {
+  const mapped = OPENAI_CODES[err.code];
   return {
     error: {
       message: err.expose ? err.message : 'Internal Server Error',
-      type: err.type,
+      type: mapped?.type ?? err.type,
       param: err.param ?? null,
-      code: err.code,
+      code: mapped?.code ?? err.code,
     },
   };
 }
@@ -62,4 +78,17 @@ export const openAISurface: SurfaceDefinition = {
   },
   streamTerminator: '[DONE]',
   renderStreamError: (err) => openAIError(err),
+};
+
+/** The surface of `/v1/responses`: OpenAI's error bodies, no `[DONE]`, and a typed `error` event on a failed stream. */
+export const RESPONSES_SURFACE = 'openai-responses';
+
+export const openAIResponsesSurface: SurfaceDefinition = {
+  name: RESPONSES_SURFACE,
+  renderError: openAISurface.renderError,
+  renderStreamError: (err) => {
+    const cause = (err as { cause?: unknown }).cause;
+    const seq = failedAt.get(err) ?? (typeof cause === 'object' && cause !== null ? failedAt.get(cause) : undefined) ?? 0;
+    return sseEvent('error', responsesStreamError(openAIError(err), seq));
+  },
 };

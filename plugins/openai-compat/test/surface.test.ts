@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chatChunk, completionsChunk, embeddingsResponse, GatewayError, type ErrorCode, type UnifiedChunk } from '@gatehouse/sdk';
+import { chatChunk, completionsChunk, defineErrorCodes, embeddingsResponse, GatewayError, type ErrorCode, type RouteDefinition, type SurfaceDefinition, type UnifiedChunk } from '@gatehouse/sdk';
 import { collect } from '@gatehouse/sdk/testing';
 import plugin, { base64ToFloats, encodeEmbeddings, floatsToBase64, openAIChunks, openAISurface } from '../src/index.js';
 
@@ -28,7 +28,6 @@ describe('openai surface: error mapping', () => {
     ['GW_ERR_UPSTREAM_BAD_RESPONSE', 502],
     ['GW_ERR_UPSTREAM_UNREACHABLE', 502],
     ['GW_ERR_UPSTREAM_TIMEOUT', 504],
-    ['GW_ERR_SHUTTING_DOWN', 503],
     ['GW_ERR_INTERNAL', 500],
   ] as Array<[ErrorCode, number]>)('%s -> %i', (code, status) => {
     expect(render(code).status).toBe(status);
@@ -95,6 +94,32 @@ describe('openai surface: stream chunks', () => {
   });
 });
 
+describe('openai surface: OpenAI\'s own codes for limits and the gateway\'s keys', () => {
+  // The auth plugin defines these; here they are defined as it does, to render them.
+  defineErrorCodes('auth', {
+    GW_ERR_AUTH_MISSING: { status: 401, expose: true, type: 'authentication_error' },
+    GW_ERR_AUTH_INVALID: { status: 401, expose: true, type: 'authentication_error' },
+    GW_ERR_AUTH_FORBIDDEN: { status: 403, expose: true, type: 'permission_error' },
+  });
+
+  it('a rate limit reads as OpenAI\'s rate_limit_exceeded', () => {
+    const r = render('GW_ERR_RATE_LIMITED', 'Rate limit exceeded for endpoint chat.');
+    expect(r.status).toBe(429);
+    expect(r.body).toEqual({ error: { message: 'Rate limit exceeded for endpoint chat.', type: 'requests', param: null, code: 'rate_limit_exceeded' } });
+  });
+
+  it('a missing or wrong gateway key reads as invalid_api_key (401), a forbidden one as a permission error (403)', () => {
+    for (const code of ['GW_ERR_AUTH_MISSING', 'GW_ERR_AUTH_INVALID']) {
+      const r = render(code, 'A gateway key is required.');
+      expect(r.status).toBe(401);
+      expect(r.body).toEqual({ error: { message: 'A gateway key is required.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+    }
+    const f = render('GW_ERR_AUTH_FORBIDDEN', "This key may not call 'chat'.");
+    expect(f.status).toBe(403);
+    expect(f.body).toEqual({ error: { message: "This key may not call 'chat'.", type: 'permission_error', param: null, code: 'insufficient_permissions' } });
+  });
+});
+
 describe('openai surface: embeddings encoding', () => {
   it('encodes float32 little-endian base64, as OpenAI does', () => {
     expect(floatsToBase64([1, -2, 0.5])).toBe(Buffer.from(new Float32Array([1, -2, 0.5]).buffer).toString('base64'));
@@ -119,13 +144,14 @@ describe('openai-compat plugin', () => {
     await plugin.register({
       name: 'openai-compat', config: {}, logger: undefined as never, gateway: undefined as never,
       provide() {}, resolve: () => undefined as never, resolveAll: () => [], use() {}, onClose() {},
-      route: (r) => { routes.push(r); }, surface: (s) => { surfaces.push(s.name); },
-    });
+      route: (r: RouteDefinition) => { routes.push(r); }, surface: (s: SurfaceDefinition) => { surfaces.push(s.name); },
+      keep: (_key: string, make: () => unknown) => make(),
+    } as never);
     expect(plugin.name).toBe('openai-compat');
-    expect(surfaces).toEqual(['openai']);
+    expect(surfaces).toEqual(['openai', 'openai-responses']);
     expect(routes.map((r) => `${r.method} ${r.path} ${r.surface}`)).toEqual([
       'POST /v1/chat/completions openai', 'POST /v1/completions openai', 'POST /v1/embeddings openai',
-      'GET /v1/models openai', 'GET /v1/models/:id openai',
+      'POST /v1/responses openai-responses', 'GET /v1/models openai', 'GET /v1/models/:id openai',
     ]);
   });
 });

@@ -16,7 +16,6 @@ describe('ai21labs end to end through the gateway', () => {
       config: {
         endpoints: [
           { name: 'completions', endpoint_type: 'llm/v1/completions', model: { provider: 'ai21labs', name: 'j2-ultra', config } },
-          { name: 'chat', endpoint_type: 'llm/v1/chat', model: { provider: 'ai21labs', name: 'j2-mid', config } },
         ],
       },
     });
@@ -29,7 +28,8 @@ describe('ai21labs end to end through the gateway', () => {
     expect(r.status).toBe(200);
     expect(r.json.choices).toEqual(fixture('complete.response.json').choices);
     expect(up.last().headers.authorization).toBe(`Bearer ${KEY}`);
-    expect(up.last().json).toEqual({ prompt: 'This is a test', temperature: 0.2, maxTokens: 1000, numResults: 1, stopSequences: ['foobazbardiddly'] });
+    // No `n` from the caller, so no `numResults` upstream (MLflow 3.11 no longer defaults it).
+    expect(up.last().json).toEqual({ prompt: 'This is a test', temperature: 0.2, maxTokens: 1000, stopSequences: ['foobazbardiddly'] });
   });
 
   it('a native parameter name → 422', async () => {
@@ -42,9 +42,10 @@ describe('ai21labs end to end through the gateway', () => {
     expect([r.status, r.json]).toEqual([501, { detail: 'The completions streaming route is not implemented for AI21Labs models.' }]);
   });
 
-  it('chat → 501', async () => {
-    const r = await postJson(`${gw.url}/endpoints/chat/invocations`, { messages: [{ role: 'user', content: 'hi' }] });
-    expect([r.status, r.json]).toEqual([501, { detail: 'The chat route is not implemented for AI21Labs models.' }]);
+  it('a chat endpoint is refused at start-up (the provider has no chat)', async () => {
+    await expect(startTestGateway({
+      config: { endpoints: [{ name: 'chat', endpoint_type: 'llm/v1/chat', model: { provider: 'ai21labs', name: 'j2-mid', config: { ai21labs_api_key: 'k' } } }] },
+    })).rejects.toThrow("The AI21Labs provider cannot serve 'llm/v1/chat' endpoints");
   });
 
   it('an unsupported model name fails at start-up with MLflow\'s message', async () => {

@@ -1,4 +1,7 @@
-import { defineProvider, GatewayError, joinUrl, sseEvents, type ChatChunk, type ProviderInstance } from '@gatehouse/sdk';
+import {
+  chunksOfResponse, defineProvider, emptyStreamError, GatewayError, isJsonAnswer, joinUrl, readJsonAnswer, sseEvents, truncatedStreamError,
+  type ChatChunk, type ProviderInstance,
+} from '@gatehouse/sdk';
 import {
   AnthropicChatStream, fromAnthropicChat, fromAnthropicCompletions, toAnthropicChat, toAnthropicCompletions,
 } from './transforms.js';
@@ -49,11 +52,15 @@ export default defineProvider<AnthropicConfig>({
       },
       async *chatStream(req, call): AsyncGenerator<ChatChunk> {
         const body = toAnthropicChat(req, model.name, true);
-        const res = await ctx.http.stream(send(urls.messages, body, call.signal));
+        const res = await ctx.http.stream({ ...send(urls.messages, body, call.signal), allowJson: true });
+        // A whole message where a stream was asked for is replayed as chunks.
+        if (isJsonAnswer(res)) return yield* chunksOfResponse(fromAnthropicChat(await readJsonAnswer(res)));
         const mapper = new AnthropicChatStream(model.name);
+        let events = 0;
         for await (const ev of sseEvents(res.body)) {
           const data = ev.data.trim();
           if (!data) continue;
+          events++;
           let js: unknown;
           try { js = JSON.parse(data); } catch {
             throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', 'Anthropic sent a stream event that is not valid JSON.');
@@ -61,9 +68,9 @@ export default defineProvider<AnthropicConfig>({
           yield* mapper.push(js);
           if (mapper.done && (js as { type?: string }).type === 'message_stop') return;
         }
-        if (!mapper.done) {
-          throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', 'The Anthropic stream ended before the message was complete.');
-        }
+        // Complete means a message_delta (the stop reason) or message_stop came.
+        if (events === 0) throw emptyStreamError('Anthropic');
+        if (!mapper.done) throw truncatedStreamError('Anthropic', 'before the message was complete (no message_delta or message_stop)');
       },
       async completions(req, call) {
         const body = toAnthropicCompletions(req, model.name);

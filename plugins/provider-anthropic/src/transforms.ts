@@ -32,7 +32,7 @@ function checkMaxTokens(maxTokens: number | null | undefined): number {
   return value;
 }
 
-function checkN(n: number | undefined): void {
+function checkN(n: number | null | undefined): void {
   if ((n ?? 1) !== 1) throw paramError(`'n' must be '1' for the Anthropic provider. Received value: '${n}'.`, 'n');
 }
 
@@ -291,7 +291,9 @@ export function anthropicPrompt(prompt: string): string {
 
 /** The legacy `/v1/complete` body (MLflow's `completions_to_model`). */
 export function toAnthropicCompletions(req: CompletionsRequest, model: string | null): Record<string, unknown> {
-  if (req.top_p !== undefined && req.top_p !== null) {
+  // MLflow refused any `top_p` because it always sent a temperature; now that an omitted
+  // temperature is not sent, only the pair is refused, and `top_p` alone is forwarded.
+  if (req.top_p !== undefined && req.top_p !== null && req.temperature !== undefined && req.temperature !== null) {
     throw paramError("Cannot set both 'temperature' and 'top_p' parameters. Please use only the temperature parameter for your query.", 'top_p');
   }
   const maxTokens = checkMaxTokens(req.max_tokens);
@@ -299,6 +301,7 @@ export function toAnthropicCompletions(req: CompletionsRequest, model: string | 
   checkN(req.n);
   const body: Record<string, unknown> = { model, prompt: anthropicPrompt(req.prompt), max_tokens_to_sample: maxTokens };
   if (req.temperature !== undefined && req.temperature !== null) body.temperature = req.temperature * 0.5;
+  if (req.top_p !== undefined && req.top_p !== null) body.top_p = req.top_p;
   if (req.stop) body.stop_sequences = req.stop;
   Object.assign(body, extras(req));
   return excludeNone(body);

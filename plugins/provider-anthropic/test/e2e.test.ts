@@ -20,7 +20,6 @@ describe('anthropic through the running gateway', () => {
         endpoints: [
           { name: 'claude', endpoint_type: 'llm/v1/chat', model: { provider: 'anthropic', name: 'claude-3-haiku-20240307', config } },
           { name: 'claude-text', endpoint_type: 'llm/v1/completions', model: { provider: 'anthropic', name: 'claude-2.1', config } },
-          { name: 'claude-emb', endpoint_type: 'llm/v1/embeddings', model: { provider: 'anthropic', name: 'claude-2.1', config } },
         ],
       },
     });
@@ -31,7 +30,8 @@ describe('anthropic through the running gateway', () => {
     up.on('POST /v1/messages', { json: JSON.parse(fixture('chat-response.json')).upstream });
     const r = await postJson(`${gw.url}/endpoints/claude/invocations`, { ...chatBody, temperature: 0.4, max_tokens: 100 });
     expect(r.status).toBe(200);
-    expect(Object.keys(r.json)).toEqual(['id', 'object', 'created', 'model', 'choices', 'usage']);
+    expect(Object.keys(r.json)).toEqual(['id', 'object', 'created', 'model', 'choices', 'usage', 'provider']);
+    expect(r.json.provider).toBe('anthropic');
     expect(r.json.choices[0]).toEqual({
       index: 0,
       message: { role: 'assistant', content: "I'll check the weather.", tool_calls: [{ id: 'toolu_01A09q90qw90lq917835lq9', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Singapore","unit":"celsius"}' } }], refusal: null },
@@ -82,9 +82,10 @@ describe('anthropic through the running gateway', () => {
     expect(up.last().json).toMatchObject({ model: 'claude-2.1', prompt: '\n\nHuman: Tell me a joke\n\nAssistant:', max_tokens_to_sample: 100 });
   });
 
-  it('lacking capabilities answer 501 with MLflow messages', async () => {
-    const emb = await postJson(`${gw.url}/endpoints/claude-emb/invocations`, { input: 'x' });
-    expect([emb.status, emb.text]).toEqual([501, '{"detail":"The embeddings route is not implemented for Anthropic models."}']);
+  it('an embeddings endpoint is refused at start-up; a completions stream answers 501 with MLflow\'s message', async () => {
+    await expect(startTestGateway({
+      config: { endpoints: [{ name: 'claude-emb', endpoint_type: 'llm/v1/embeddings', model: { provider: 'anthropic', name: 'claude-2.1', config: { anthropic_api_key: 'k' } } }] },
+    })).rejects.toThrow("The Anthropic provider cannot serve 'llm/v1/embeddings' endpoints");
     const cs = await postJson(`${gw.url}/endpoints/claude-text/invocations`, { prompt: 'x', stream: true });
     expect([cs.status, cs.json]).toEqual([501, { detail: 'The completions streaming route is not implemented for Anthropic models.' }]);
   });

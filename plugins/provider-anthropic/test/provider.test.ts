@@ -127,12 +127,12 @@ describe('chat stream', () => {
     expect(e.message).toBe('Overloaded');
   });
 
-  it('throws when the stream is cut before message_stop', async () => {
+  it('throws GW_ERR_UPSTREAM_TRUNCATED (502) when the stream ends cleanly before message_delta / message_stop', async () => {
     const cut = sse.slice(0, sse.indexOf('event: message_delta'));
     up.on('POST /v1/messages', { raw: cut, contentType: 'text/event-stream' });
     const e = await collect(instance().chatStream!({ messages: [{ role: 'user', content: 'Hi' }], temperature: 0, n: 1 }, call())).catch((x) => x);
     expect(isGatewayError(e)).toBe(true);
-    expect(e.code).toBe('GW_ERR_UPSTREAM_BAD_RESPONSE');
+    expect([e.code, e.status]).toEqual(['GW_ERR_UPSTREAM_TRUNCATED', 502]);
   });
 
   it('maps a non-2xx answer before the stream starts', async () => {

@@ -3,7 +3,7 @@
  * unified response, and ConverseStream events → unified chunks. Pure; no I/O.
  */
 import {
-  chatChunk, chatResponse, GatewayError, nowSeconds, paramError,
+  chatChunk, chatResponse, nowSeconds, paramError, truncatedStreamError,
   type ChatChunk, type ChatMessage, type ChatRequest, type ChatResponse, type ChatTool, type ContentPart, type ToolCall,
 } from '@gatehouse/sdk';
 
@@ -227,9 +227,7 @@ export class ConverseChatStream {
 
   /** Call when the body ends: flushes a finish chunk still waiting for `metadata`, or fails a cut stream. */
   end(): ChatChunk[] {
-    if (this.stopReason === undefined) {
-      throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', 'The Amazon Bedrock stream ended before the message was complete.');
-    }
+    if (this.stopReason === undefined) throw truncatedStreamError('Amazon Bedrock', 'before the message was complete (no messageStop)');
     return this.finish();
   }
 }

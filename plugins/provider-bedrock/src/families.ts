@@ -31,14 +31,16 @@ export function unknownFamily(modelId: string | null | undefined): GatewayError 
 }
 
 /**
- * The request without nulls and without values equal to their defaults (MLflow's
- * `exclude_none` + `exclude_defaults`): `temperature: 0` and `n: 1` are not sent.
+ * The request without nulls (MLflow's `exclude_none` + `exclude_defaults`, now that no parameter
+ * has a default): what the caller did not set is not sent. `n: 1` is dropped too: one result is
+ * what every family gives without it, and Titan and Claude refuse any `n`. A temperature the
+ * caller set, 0 included, is sent.
  */
 export function withoutDefaults(req: CompletionsRequest): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(req)) {
     if (v === null || v === undefined) continue;
-    if ((k === 'temperature' && v === 0) || (k === 'n' && v === 1)) continue;
+    if (k === 'n' && v === 1) continue;
     if (k === 'stream' || k === 'stream_options' || k === 'model') continue;
     out[k] = v;
   }
@@ -60,7 +62,8 @@ function anthropicPrompt(prompt: string): string {
 }
 
 function anthropicBody(p: Record<string, unknown>): Record<string, unknown> {
-  if ('top_p' in p) {
+  // Only the pair is refused now that an omitted temperature is not sent (MLflow refused any top_p).
+  if ('top_p' in p && 'temperature' in p) {
     throw paramError("Cannot set both 'temperature' and 'top_p' parameters. Please use only the temperature parameter for your query.", 'top_p');
   }
   const maxTokens = (p.max_tokens as number | undefined) ?? ANTHROPIC_DEFAULT_MAX_TOKENS;

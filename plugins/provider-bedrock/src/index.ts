@@ -1,6 +1,6 @@
 import {
-  defineProvider, GatewayError, interpretUpstream, isGatewayError, joinUrl,
-  type ChatChunk, type ProviderInstance, type UpstreamResponse,
+  chunksOfResponse, defineProvider, discardBody, emptyStreamError, GatewayError, interpretUpstream, isGatewayError, isJsonAnswer, joinUrl,
+  readJsonAnswer, type ChatChunk, type ProviderInstance, type UpstreamResponse,
 } from '@gatehouse/sdk';
 import { BedrockSigner, credentialProvider } from './auth.js';
 import { configSchema, KEY_FIELDS, resolveRegion, validateConfig, type BedrockConfig } from './config.js';
@@ -88,19 +88,33 @@ export default defineProvider<BedrockConfig>({
       },
       async *chatStream(req, call): AsyncGenerator<ChatChunk> {
         const res = await send(url('converse-stream'), toConverse(req), 'application/vnd.amazon.eventstream', call.signal);
-        const ct = (first(res.headers, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-        if (ct !== 'application/vnd.amazon.eventstream') {
-          throw new GatewayError('GW_ERR_UPSTREAM_CONTENT_TYPE',
-            `The returned data type from the route service is not supported. Received content type: ${ct || 'none'}`);
+        const requestId = first(res.headers, 'x-amzn-requestid') ?? null;
+        // A whole Converse answer where a stream was asked for is replayed as chunks.
+        if (isJsonAnswer(res)) {
+          const js = await readJsonAnswer(res);
+          if (!js?.output?.message) {
+            throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', 'Amazon Bedrock answered a stream request with JSON that is not a Converse answer.');
+          }
+          return yield* chunksOfResponse(fromConverse(js, modelId, requestId));
         }
-        const mapper = new ConverseChatStream(modelId, first(res.headers, 'x-amzn-requestid') ?? null);
+        const contentType = first(res.headers, 'content-type') ?? '';
+        const ct = contentType.split(';')[0]!.trim().toLowerCase();
+        if (ct !== 'application/vnd.amazon.eventstream') {
+          await discardBody(res);
+          throw new GatewayError('GW_ERR_UPSTREAM_CONTENT_TYPE',
+            `Amazon Bedrock answered a stream request with content type ${contentType || 'none'}, which is not an event stream.`);
+        }
+        const mapper = new ConverseChatStream(modelId, requestId);
+        let messages = 0;
         for await (const m of decodeEventStream(res.body)) {
+          messages++;
           if (m.messageType === 'exception') throw bedrockStreamException(m.exceptionType, m.payload);
           if (m.messageType === 'error') {
             throw new GatewayError('GW_ERR_UPSTREAM_STATUS', m.errorMessage ?? `Amazon Bedrock stream error (${m.errorCode ?? 'unknown'})`, { status: 502 });
           }
           yield* mapper.push(m.eventType, m.payload);
         }
+        if (messages === 0) throw emptyStreamError('Amazon Bedrock');
         yield* mapper.end();
       },
     };

@@ -27,7 +27,6 @@ describe('bedrock through the running gateway', () => {
         endpoints: [
           { name: 'titan', endpoint_type: 'llm/v1/completions', model: { provider: 'bedrock', name: TITAN, config } },
           { name: 'claude', endpoint_type: 'llm/v1/chat', model: { provider: 'amazon-bedrock', name: CLAUDE3, config } },
-          { name: 'emb', endpoint_type: 'llm/v1/embeddings', model: { provider: 'amazon-bedrock', name: 'amazon.titan-embed-text-v1', config } },
         ],
       },
     });
@@ -82,9 +81,10 @@ describe('bedrock through the running gateway', () => {
     expect([r.status, r.text]).toEqual([400, '{"detail":"Malformed input request, please reformat your input and try again."}']);
   });
 
-  it('lacking capabilities answer 501 with MLflow messages', async () => {
-    const emb = await postJson(`${gw.url}/endpoints/emb/invocations`, { input: 'x' });
-    expect([emb.status, emb.text]).toEqual([501, '{"detail":"The embeddings route is not implemented for Amazon Bedrock models."}']);
+  it('an embeddings endpoint is refused at start-up; a completions stream answers 501 with MLflow\'s message', async () => {
+    await expect(startTestGateway({
+      config: { endpoints: [{ name: 'emb', endpoint_type: 'llm/v1/embeddings', model: { provider: 'amazon-bedrock', name: 'amazon.titan-embed-text-v1', config: { aws_config: { aws_region: 'us-east-1' } } } }] },
+    })).rejects.toThrow("The Amazon Bedrock provider cannot serve 'llm/v1/embeddings' endpoints");
     const cs = await postJson(`${gw.url}/endpoints/titan/invocations`, { prompt: 'x', stream: true });
     expect([cs.status, cs.json]).toEqual([501, { detail: 'The completions streaming route is not implemented for Amazon Bedrock models.' }]);
   });

@@ -204,10 +204,10 @@ describe('chat stream (ConverseStream, binary event stream)', () => {
     expect([e.status, e.message]).toEqual([429, 'Too many tokens, please wait before trying again.']);
   });
 
-  it('throws when the stream ends before messageStop', async () => {
+  it('throws GW_ERR_UPSTREAM_TRUNCATED when the stream ends cleanly before messageStop', async () => {
     up.on(`POST /model/${CLAUDE3}/converse-stream`, { raw: converseStreamBody(stream.events.slice(0, 4)), contentType: ES });
     const e = await collect(instance(CLAUDE3, 'llm/v1/chat').chatStream!(chatReq(), call())).catch((x) => x);
-    expect(e.code).toBe('GW_ERR_UPSTREAM_BAD_RESPONSE');
+    expect([e.code, e.status]).toEqual(['GW_ERR_UPSTREAM_TRUNCATED', 502]);
   });
 
   it('maps an error status before the stream starts', async () => {
@@ -216,9 +216,16 @@ describe('chat stream (ConverseStream, binary event stream)', () => {
     expect([e.status, e.detail]).toEqual([400, 'The provided model identifier is invalid.']);
   });
 
-  it('rejects a 200 answer that is not an event stream', async () => {
-    up.on(`POST /model/${CLAUDE3}/converse-stream`, { json: { hello: 'world' } });
+  it('rejects a 200 answer that is not an event stream, naming its content type', async () => {
+    up.on(`POST /model/${CLAUDE3}/converse-stream`, { text: '<html>proxy error</html>', contentType: 'text/html' });
     const e = await collect(instance(CLAUDE3, 'llm/v1/chat').chatStream!(chatReq(), call())).catch((x) => x);
     expect([e.status, e.code]).toEqual([502, 'GW_ERR_UPSTREAM_CONTENT_TYPE']);
+    expect(e.message).toContain('text/html');
+  });
+
+  it('rejects a 200 JSON answer that is not a Converse answer', async () => {
+    up.on(`POST /model/${CLAUDE3}/converse-stream`, { json: { hello: 'world' } });
+    const e = await collect(instance(CLAUDE3, 'llm/v1/chat').chatStream!(chatReq(), call())).catch((x) => x);
+    expect([e.status, e.code]).toEqual([502, 'GW_ERR_UPSTREAM_BAD_RESPONSE']);
   });
 });

@@ -25,8 +25,9 @@ describe('model families', () => {
     [null, null],
   ])('%s -> %s', (id, family) => { expect(modelFamily(id)).toBe(family); });
 
-  it('drops nulls and the defaults temperature 0 and n 1, like MLflow exclude_defaults', () => {
-    expect(withoutDefaults({ prompt: 'x', temperature: 0, n: 1, stop: null, max_tokens: 5, stream: false })).toEqual({ prompt: 'x', max_tokens: 5 });
+  it('drops nulls and n 1, and keeps a temperature the caller set, 0 included (no defaults since MLflow 3.11)', () => {
+    expect(withoutDefaults({ prompt: 'x', temperature: 0, n: 1, stop: null, max_tokens: 5, stream: false })).toEqual({ prompt: 'x', temperature: 0, max_tokens: 5 });
+    expect(withoutDefaults({ prompt: 'x', n: 2 })).toEqual({ prompt: 'x', n: 2 });
   });
 
   it.each(['anthropic', 'amazon', 'ai21', 'cohere'] as Family[])('%s: request and response (golden, key order)', (family) => {
@@ -41,10 +42,16 @@ describe('model families', () => {
   });
 
   it('sends no temperature and default max tokens to Claude when the client gave none', () => {
-    expect(toInvokeBody('anthropic', cmpl())).toEqual({
+    const bare: CompletionsRequest = { prompt: 'Hi' };
+    expect(toInvokeBody('anthropic', bare)).toEqual({
       prompt: '\n\nHuman: Hi\n\nAssistant:', max_tokens_to_sample: 8191, stop_sequences: ['\n\nHuman:'], anthropic_version: 'bedrock-2023-05-31',
     });
-    expect(toInvokeBody('amazon', cmpl())).toEqual({ inputText: 'Hi', textGenerationConfig: {} });
+    expect(toInvokeBody('amazon', bare)).toEqual({ inputText: 'Hi', textGenerationConfig: {} });
+    expect(toInvokeBody('amazon', cmpl())).toEqual({ inputText: 'Hi', textGenerationConfig: { temperature: 0 } });
+  });
+
+  it('Claude: top_p alone is forwarded; only top_p with a temperature is refused', () => {
+    expect(toInvokeBody('anthropic', { prompt: 'Hi', top_p: 0.3 })).toMatchObject({ top_p: 0.3 });
   });
 
   it('prefers the token-count headers for usage', () => {
@@ -129,7 +136,7 @@ describe('converse chat', () => {
     expect(last!.usage).toBeUndefined();
     const cut = new ConverseChatStream('m');
     cut.push('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'hi' } });
-    expect(thrown(() => cut.end()).code).toBe('GW_ERR_UPSTREAM_BAD_RESPONSE');
+    expect(thrown(() => cut.end()).code).toBe('GW_ERR_UPSTREAM_TRUNCATED');
   });
 });
 

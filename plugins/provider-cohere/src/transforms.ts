@@ -60,7 +60,7 @@ function textOf(m: ChatMessage): string {
  * messages are joined into `preamble`, the other user/assistant turns become `chat_history`.
  */
 export function chatToCohere(req: ChatRequest, model: string | null, stream: boolean): Json {
-  if (req.n !== 1) throw paramError(`Parameter n must be 1 for Cohere chat, got ${req.n}.`, 'n');
+  if (present(req.n) && req.n !== 1) throw paramError(`Parameter n must be 1 for Cohere chat, got ${req.n}.`, 'n');
   if (present(req.stop)) throw paramError('Parameter stop is not supported for Cohere chat.', 'stop');
   if (req.tools?.length) throw paramError('Tool calling is not supported by the Cohere provider.', 'tools');
   const { messages, n: _n, tools: _t, ...rest } = req;

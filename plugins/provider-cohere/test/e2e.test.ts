@@ -37,7 +37,7 @@ describe('cohere through the gateway', () => {
     const res = await post('c-chat', { messages: f.request.messages, temperature: 0.5 });
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
-    expect({ ...body, created: 0 }).toEqual({ ...f.response, created: 0 });
+    expect({ ...body, created: 0 }).toEqual({ ...f.response, created: 0, provider: 'cohere' });
     expect(up.last().headers.authorization).toBe(`Bearer ${KEY}`);
     expect(up.last().json).toEqual(f.upstreamBody);
   });
@@ -57,7 +57,7 @@ describe('cohere through the gateway', () => {
   it('completions and completions stream', async () => {
     const f = fixture('completions.json');
     up.on('POST /v1/generate', { json: f.upstreamResponse });
-    const res = await post('c-cmpl', { prompt: 'This is a test', stop: ['foobar'] });
+    const res = await post('c-cmpl', f.request);
     expect(res.status).toBe(200);
     expect({ ...(await res.json() as any), created: 0 }).toEqual({ ...f.response, created: 0 });
     expect(up.last().json).toEqual(f.upstreamBody);

@@ -1,10 +1,10 @@
 import {
-  defineProvider, joinUrl, nowSeconds,
+  chunksOfResponse, defineProvider, isJsonAnswer, joinUrl, nowSeconds, readJsonAnswer,
   type CallContext, type ChatChunk, type CompletionsChunk, type ProviderInstance,
 } from '@gatehouse/sdk';
 import {
   chatToGemini, completionsToGemini, createChatStreamMapper, embeddingsToGemini, geminiStreamEvents, geminiToChat,
-  geminiToCompletions, geminiToCompletionsChunk, geminiToEmbeddings,
+  geminiEventList, geminiToCompletions, geminiToCompletionsChunk, geminiToEmbeddings,
 } from './transforms.js';
 
 export * from './transforms.js';
@@ -47,16 +47,31 @@ export default defineProvider<GeminiConfig>({
     const url = (method: string, query?: Record<string, string>) => joinUrl(base, `${model}:${method}`, query);
     const send = (method: string, body: unknown, call: CallContext) =>
       ctx.http.json({ url: url(method), headers, body, signal: call.signal, timeoutMs: ctx.timeoutMs });
-    const open = (body: unknown, call: CallContext) =>
-      ctx.http.stream({ url: url('streamGenerateContent', { alt: 'sse' }), headers, body, signal: call.signal, timeoutMs: ctx.timeoutMs });
-
+    const open = (body: unknown, call: CallContext) => ctx.http.stream({
+      url: url('streamGenerateContent', { alt: 'sse' }), headers, body, signal: call.signal, timeoutMs: ctx.timeoutMs, allowJson: true,
+    });
+    // A JSON answer to a stream request is replayed as chunks: a list is what
+    // `streamGenerateContent` sends without `alt=sse` (the events, whole); an object is one
+    // complete `generateContent` answer.
     async function* chatStream(body: unknown, call: CallContext): AsyncGenerator<ChatChunk> {
       const res = await open(body, call);
       const map = createChatStreamMapper(model, nowSeconds);
+      if (isJsonAnswer(res)) {
+        const js = await readJsonAnswer(res);
+        if (Array.isArray(js)) yield* geminiEventList(js).map(map);
+        else yield* chunksOfResponse(geminiToChat(js, model, nowSeconds()));
+        return;
+      }
       for await (const event of geminiStreamEvents(res.body)) yield map(event);
     }
     async function* completionsStream(body: unknown, call: CallContext): AsyncGenerator<CompletionsChunk> {
       const res = await open(body, call);
+      if (isJsonAnswer(res)) {
+        const js = await readJsonAnswer(res);
+        if (Array.isArray(js)) yield* geminiEventList(js).map((e) => geminiToCompletionsChunk(e, model, nowSeconds()));
+        else yield* chunksOfResponse(geminiToCompletions(js, model, nowSeconds()));
+        return;
+      }
       for await (const event of geminiStreamEvents(res.body)) yield geminiToCompletionsChunk(event, model, nowSeconds());
     }
 

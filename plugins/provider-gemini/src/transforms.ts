@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse, GatewayError, paramError, sseJson,
+  chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse, emptyStreamError, GatewayError, paramError, sseJson,
+  truncatedStreamError,
   type ChatChunk, type ChatMessage, type ChatRequest, type ChatResponse, type CompletionsChunk,
   type CompletionsRequest, type CompletionsResponse, type ContentPart, type EmbeddingsRequest,
   type EmbeddingsResponse, type ToolCall,
@@ -354,12 +355,28 @@ export function geminiToEmbeddings(resp: Json, model: string): EmbeddingsRespons
 // Streams
 
 /**
+ * True for the event that completes a Gemini stream: a candidate with a `finishReason`, or a
+ * prompt blocked outright (`promptFeedback.blockReason`, no candidates). Gemini sends no `[DONE]`.
+ */
+export const isFinalGeminiEvent = (js: Json): boolean =>
+  candidatesOf(js).some((c) => present(c.finishReason)) || present(js?.promptFeedback?.blockReason);
+
+/**
  * Parse a `streamGenerateContent?alt=sse` body into JSON events: only `data:` fields count,
  * `[DONE]` (which Gemini does not send, but MLflow honours) stops, and an `{"error": ...}` event
- * throws a GatewayError.
+ * throws a GatewayError. A stream that ends before a final event (see `isFinalGeminiEvent`) is a
+ * 502 `GW_ERR_UPSTREAM_TRUNCATED`; one without any event a 502 `GW_ERR_UPSTREAM_EMPTY`.
  */
 export const geminiStreamEvents = (body: AsyncIterable<Uint8Array | string>): AsyncGenerator<Json> =>
-  sseJson(body, (js) => streamError(js.error));
+  sseJson(body, { toError: (js) => streamError(js.error), final: isFinalGeminiEvent, name: 'Gemini' });
+
+/** The events of a whole JSON list (a stream answer sent without `alt=sse`): an error event throws, a list without a final event is truncated, an empty one empty. */
+export function geminiEventList(events: Json[]): Json[] {
+  for (const e of events) if (present(e?.error)) throw streamError(e.error);
+  if (events.length === 0) throw emptyStreamError('Gemini');
+  if (!events.some(isFinalGeminiEvent)) throw truncatedStreamError('Gemini');
+  return events;
+}
 
 /** A Gemini error object (`{code, message, status}`) met inside a stream. */
 export function streamError(error: Json): GatewayError {

@@ -1,10 +1,10 @@
 import {
-  GatewayError, defineProvider, joinUrl, nowSeconds, sseJson,
+  chunksOfResponse, defineProvider, isJsonAnswer, joinUrl, nowSeconds, readJsonAnswer, sseJson,
   type CallContext, type ProviderContext, type ProviderInstance,
 } from '@gatehouse/sdk';
 import {
   chatChunkFrom, chatRequestBody, chatResponseFrom, generateRequestBody, generateResponseFrom, generateStreamChunkFrom,
-  tgiStreamError,
+  isFinalGenerateEvent, tgiStreamError,
 } from './transforms.js';
 
 export * from './transforms.js';
@@ -13,8 +13,14 @@ export interface HuggingFaceTGIConfig {
   hf_server_url: string;
 }
 
-/** Parse a TGI SSE body into JSON events; `[DONE]` ends it, an `{"error": ...}` event throws. */
-export const tgiEvents = (body: AsyncIterable<Uint8Array>): AsyncGenerator<any> => sseJson(body, tgiStreamError);
+/**
+ * Parse a TGI SSE body into JSON events; `[DONE]` ends it, an `{"error": ...}` event throws. A
+ * `/generate_stream` body is complete once an event carries `generated_text`; a Messages API
+ * body once a choice has a `finish_reason` (or at `[DONE]`). Otherwise it is a 502
+ * `GW_ERR_UPSTREAM_TRUNCATED`.
+ */
+export const tgiEvents = (body: AsyncIterable<Uint8Array>, kind: 'generate' | 'chat' = 'chat'): AsyncGenerator<any> =>
+  sseJson(body, { toError: tgiStreamError, name: 'Text Generation Inference', ...(kind === 'generate' ? { final: isFinalGenerateEvent } : {}) });
 
 /**
  * Hugging Face Text Generation Inference (spec §11.7): completions via `/generate` as MLflow,
@@ -43,14 +49,17 @@ export default defineProvider<HuggingFaceTGIConfig>({
     const send = (path: string, body: unknown, call: CallContext) =>
       ({ url: joinUrl(base, path), headers, body, signal: call.signal, timeoutMs: ctx.timeoutMs });
 
+    // A complete JSON answer to a stream request is replayed as chunks.
     async function* completionsStream(body: unknown, call: CallContext) {
-      const res = await ctx.http.stream(send('generate_stream', body, call));
+      const res = await ctx.http.stream({ ...send('generate_stream', body, call), allowJson: true });
+      if (isJsonAnswer(res)) return yield* chunksOfResponse(generateResponseFrom(await readJsonAnswer(res), modelName));
       const created = nowSeconds();
-      for await (const js of tgiEvents(res.body)) yield generateStreamChunkFrom(js, modelName, created);
+      for await (const js of tgiEvents(res.body, 'generate')) yield generateStreamChunkFrom(js, modelName, created);
     }
     async function* chatStream(body: unknown, call: CallContext) {
-      const res = await ctx.http.stream(send('v1/chat/completions', body, call));
-      for await (const js of tgiEvents(res.body)) yield chatChunkFrom(js, modelName);
+      const res = await ctx.http.stream({ ...send('v1/chat/completions', body, call), allowJson: true });
+      if (isJsonAnswer(res)) return yield* chunksOfResponse(chatResponseFrom(await readJsonAnswer(res), modelName));
+      for await (const js of tgiEvents(res.body, 'chat')) yield chatChunkFrom(js, modelName);
     }
 
     return {

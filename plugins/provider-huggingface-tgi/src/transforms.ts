@@ -103,6 +103,9 @@ export function generateStreamChunkFrom(js: Json, model: string, created: number
   });
 }
 
+/** The last `/generate_stream` event: the only one with `generated_text` set. */
+export const isFinalGenerateEvent = (js: Json): boolean => typeof js?.generated_text === 'string';
+
 /** The TGI Messages API body: OpenAI's, with a `model` (unused by TGI, but required by older versions). */
 export function chatRequestBody(req: ChatRequest, model: string | null, stream: boolean): Record<string, unknown> {
   checkN(req.n);

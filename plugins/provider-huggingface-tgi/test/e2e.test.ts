@@ -19,7 +19,6 @@ describe('huggingface-text-generation-inference end to end through the gateway',
         endpoints: [
           { name: 'completions', endpoint_type: 'llm/v1/completions', model },
           { name: 'chat', endpoint_type: 'llm/v1/chat', model },
-          { name: 'embeddings', endpoint_type: 'llm/v1/embeddings', model },
         ],
       },
     });
@@ -32,7 +31,8 @@ describe('huggingface-text-generation-inference end to end through the gateway',
     expect(r.status).toBe(200);
     expect(r.json.choices).toEqual([{ index: 0, text: 'this is a test response', finish_reason: 'length' }]);
     expect(r.json.usage).toEqual({ prompt_tokens: 4, completion_tokens: 5, total_tokens: 9 });
-    expect(up.last().json).toEqual({ inputs: 'This is a test', parameters: { max_new_tokens: 1000, temperature: 0.001, details: true, decoder_input_details: true } });
+    // No temperature from the caller, none upstream (MLflow 3.11 no longer defaults it to 0 → 0.001).
+    expect(up.last().json).toEqual({ inputs: 'This is a test', parameters: { max_new_tokens: 1000, details: true, decoder_input_details: true } });
   });
 
   it('completions stream via /generate_stream', async () => {
@@ -56,7 +56,7 @@ describe('huggingface-text-generation-inference end to end through the gateway',
     up.on('POST /v1/chat/completions', { json: fixture('chat.upstream-response.json') });
     const r = await postJson(`${gw.url}/endpoints/chat/invocations`, { messages: [{ role: 'user', content: 'What is deep learning?' }] });
     expect(r.status).toBe(200);
-    expect(r.text).toBe(JSON.stringify(fixture('chat.response.json')));
+    expect(r.text).toBe(JSON.stringify({ ...fixture('chat.response.json'), provider: 'huggingface-text-generation-inference' }));
 
     up.on('POST /v1/chat/completions', { raw: text('chat-stream.upstream.sse'), contentType: 'text/event-stream', splitEvery: 7 });
     const s = await stream(`${gw.url}/endpoints/chat/invocations`, { messages: [{ role: 'user', content: 'hi' }], stream: true });
@@ -69,8 +69,9 @@ describe('huggingface-text-generation-inference end to end through the gateway',
     expect([r.status, r.json]).toEqual([422, { detail: "'n' must be '1' for the Text Generation Inference provider.Received value: '2'." }]);
   });
 
-  it('embeddings are not implemented → 501', async () => {
-    const r = await postJson(`${gw.url}/endpoints/embeddings/invocations`, { input: 'x' });
-    expect([r.status, r.json]).toEqual([501, { detail: 'The embeddings route is not implemented for Hugging Face Text Generation Inference models.' }]);
+  it('an embeddings endpoint is refused at start-up (the provider has no embeddings)', async () => {
+    await expect(startTestGateway({
+      config: { endpoints: [{ name: 'embeddings', endpoint_type: 'llm/v1/embeddings', model: { provider: 'huggingface-text-generation-inference', name: 'hf-tgi', config: { hf_server_url: up.url } } }] },
+    })).rejects.toThrow("The Hugging Face Text Generation Inference provider cannot serve 'llm/v1/embeddings' endpoints");
   });
 });

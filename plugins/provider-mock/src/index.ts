@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
-  chatChunk, chatResponse, completionsChunk, completionsResponse, defineProvider, embeddingsResponse, nowSeconds,
-  type CallContext, type ChatMessage,
+  chatChunk, chatResponse, completionsChunk, completionsResponse, defineProvider, embeddingsResponse, nowSeconds, paramError,
+  type CallContext, type ChatMessage, type ChatTool,
 } from '@gatehouse/sdk';
 
 export interface MockConfig {
@@ -13,6 +13,42 @@ export interface MockConfig {
   chunk_delay_ms?: number;
   /** Embedding vector size. */
   dimensions?: number;
+  /** Answer requests that offer function tools with a call to one of them (see `mockToolCall`). */
+  tool_calls?: boolean;
+  /** The arguments of that call (default `{}`). */
+  tool_arguments?: Record<string, unknown>;
+}
+
+/**
+ * The deterministic tool call of `tool_calls: true`: when the request offers function tools,
+ * `tool_choice` is not `none` and the last message is not a tool result, call the function
+ * `tool_choice` names, or else the first one. After a tool result, `toolResultReply` answers.
+ */
+export function mockToolCall(req: { messages: ChatMessage[]; tools?: ChatTool[] | null; tool_choice?: unknown }, args: Record<string, unknown> = {}): { name: string; arguments: string } | null {
+  const fns = (req.tools ?? []).filter((t) => t.type === 'function' && t.function?.name);
+  if (!fns.length || req.tool_choice === 'none') return null;
+  if (req.messages[req.messages.length - 1]?.role === 'tool') return null;
+  const chosen = req.tool_choice as { function?: { name?: string } } | undefined;
+  const name = chosen?.function?.name ?? fns[0]!.function!.name;
+  return { name, arguments: JSON.stringify(args) };
+}
+
+/** The reply of `tool_calls: true` after a tool result: it names what the tool returned. */
+export const toolResultReply = (messages: ChatMessage[]): string | null => {
+  const last = messages[messages.length - 1];
+  return last?.role === 'tool' ? `This is a mock response from Gatehouse. The tool returned: ${textOf(last)}` : null;
+};
+
+/** The most choices the mock makes: OpenAI's bound on `n`, which the request schemas enforce too. */
+export const MAX_CHOICES = 128;
+
+/** `n` as a number of choices. The mock does work proportional to it, so it never trusts an unchecked number. */
+export function choiceCount(n: unknown): number {
+  if (n === undefined || n === null) return 1;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_CHOICES) {
+    throw paramError(`'n' must be an integer from 1 to ${MAX_CHOICES} for the Mock provider. Received value: '${String(n)}'.`, 'n');
+  }
+  return n;
 }
 
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve, reject) => {
@@ -55,6 +91,8 @@ export default defineProvider<MockConfig>({
       latency_ms: { type: 'number', minimum: 0, default: 0, description: 'Delay before answering.' },
       chunk_delay_ms: { type: 'number', minimum: 0, default: 10, description: 'Delay between stream chunks.' },
       dimensions: { type: 'integer', minimum: 1, maximum: 4096, default: 8, description: 'Embedding size.' },
+      tool_calls: { type: 'boolean', default: false, description: 'Answer requests that offer function tools with a call to the first one (or the one tool_choice names).' },
+      tool_arguments: { type: 'object', default: {}, description: 'The arguments of that tool call.' },
     },
   },
   create({ config, model, endpoint }) {
@@ -81,12 +119,33 @@ export default defineProvider<MockConfig>({
       }
     }
 
+    const toolCall = (req: Parameters<typeof mockToolCall>[0]) => (cfg.tool_calls ? mockToolCall(req, cfg.tool_arguments) : null);
+    const callId = (name: string, input: string) => `call_${createHash('sha1').update(endpoint.name + '\0' + name + '\0' + input).digest('hex').slice(0, 16)}`;
+    const toolReply = (messages: ChatMessage[]) => (cfg.tool_calls && cfg.reply === undefined ? toolResultReply(messages) : null);
+
     return {
       async chat(req, call) {
         await sleep(cfg.latency_ms, call.signal);
         const input = chatInput(req.messages);
+        const tc = toolCall(req);
+        if (tc) {
+          return chatResponse({
+            id: idFor('chat', input), created: nowSeconds(), model: modelName,
+            choices: [{ message: { role: 'assistant', content: null, tool_calls: [{ id: callId(tc.name, input), type: 'function', function: tc }] }, finish_reason: 'tool_calls' }],
+            usage: { prompt_tokens: promptTokens(req.messages.map(textOf)), completion_tokens: words(tc.arguments).length },
+          });
+        }
+        const afterTool = toolReply(req.messages);
+        if (afterTool !== null) {
+          const { text, finish } = limit(afterTool, req.max_tokens);
+          return chatResponse({
+            id: idFor('chat', input), created: nowSeconds(), model: modelName,
+            choices: [{ message: { role: 'assistant', content: text }, finish_reason: finish }],
+            usage: { prompt_tokens: promptTokens(req.messages.map(textOf)), completion_tokens: words(text).length },
+          });
+        }
         const { text, finish } = limit(reply(input), req.max_tokens);
-        const n = req.n ?? 1;
+        const n = choiceCount(req.n);
         return chatResponse({
           id: idFor('chat', input), created: nowSeconds(), model: modelName,
           choices: Array.from({ length: n }, () => ({ message: { role: 'assistant', content: text }, finish_reason: finish })),
@@ -95,9 +154,23 @@ export default defineProvider<MockConfig>({
       },
       async *chatStream(req, call) {
         const input = chatInput(req.messages);
-        const { text, finish } = limit(reply(input), req.max_tokens);
         const id = idFor('chat', input);
         const created = nowSeconds();
+        const tc = toolCall(req);
+        if (tc) {
+          // The call as OpenAI streams one: id and name first, then the arguments in two pieces.
+          await sleep(cfg.latency_ms, call.signal);
+          const cut = Math.ceil(tc.arguments.length / 2);
+          yield chatChunk({ id, created, model: modelName, choices: [{ delta: { role: 'assistant', tool_calls: [{ index: 0, id: callId(tc.name, input), type: 'function', function: { name: tc.name, arguments: '' } }] } }] });
+          for (const piece of [tc.arguments.slice(0, cut), tc.arguments.slice(cut)]) {
+            await sleep(cfg.chunk_delay_ms, call.signal);
+            yield chatChunk({ id, created, model: modelName, choices: [{ delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] } }] });
+          }
+          yield chatChunk({ id, created, model: modelName, choices: [{ finish_reason: 'tool_calls', delta: {} }] });
+          yield chatChunk({ id, created, model: modelName, choices: [], usage: { prompt_tokens: promptTokens(req.messages.map(textOf)), completion_tokens: words(tc.arguments).length } });
+          return;
+        }
+        const { text, finish } = limit(toolReply(req.messages) ?? reply(input), req.max_tokens);
         let first = true;
         for await (const piece of streamWords(text, call)) {
           yield chatChunk({ id, created, model: modelName, choices: [{ delta: { role: first ? 'assistant' : null, content: piece } }] });
@@ -109,7 +182,7 @@ export default defineProvider<MockConfig>({
       async completions(req, call) {
         await sleep(cfg.latency_ms, call.signal);
         const { text, finish } = limit(reply(req.prompt), req.max_tokens);
-        const n = req.n ?? 1;
+        const n = choiceCount(req.n);
         return completionsResponse({
           id: idFor('cmpl', req.prompt), created: nowSeconds(), model: modelName,
           choices: Array.from({ length: n }, () => ({ text, finish_reason: finish })),

@@ -30,9 +30,9 @@ describe('mosaicml through the gateway', () => {
   it('chat: Llama-2 prompt, Authorization: <key> resolved from $ENV', async () => {
     const f = fixture('chat.json');
     up.on('POST /llama2-70b-chat/v1/predict', { json: f.upstreamResponse });
-    const res = await post('m-chat', { messages: f.cases[3].request.messages });
+    const res = await post('m-chat', f.cases[3].request);
     expect(res.status).toBe(200);
-    expect({ ...(await res.json() as any), created: 0 }).toEqual({ ...f.response, created: 0 });
+    expect({ ...(await res.json() as any), created: 0 }).toEqual({ ...f.response, created: 0, provider: 'mosaicml' });
     expect(up.last().headers.authorization).toBe(KEY);
     expect(up.last().json).toEqual(f.cases[3].upstreamBody);
   });
@@ -40,7 +40,7 @@ describe('mosaicml through the gateway', () => {
   it('completions and embeddings', async () => {
     const c = fixture('completions.json');
     up.on('POST /mpt-7b-instruct/v1/predict', { json: c.upstreamResponse });
-    const res = await post('m-cmpl', { prompt: 'This is a test', max_tokens: 1000 });
+    const res = await post('m-cmpl', c.request);
     expect(res.status).toBe(200);
     expect((await res.json() as any).choices).toEqual(c.response.choices);
     expect(up.last().json).toEqual(c.upstreamBody);

@@ -30,9 +30,9 @@ describe('palm through the gateway', () => {
   it('chat: unified response, key resolved from $ENV and sent as x-goog-api-key', async () => {
     const f = fixture('chat.json');
     up.on('POST /v1beta3/models/chat-bison:generateMessage', { json: f.upstreamResponse });
-    const res = await post('p-chat', { messages: [{ role: 'user', content: 'Tell me a joke' }] });
+    const res = await post('p-chat', f.cases[0].request);
     expect(res.status).toBe(200);
-    expect({ ...(await res.json() as any), created: 0 }).toEqual({ ...f.response, created: 0 });
+    expect({ ...(await res.json() as any), created: 0 }).toEqual({ ...f.response, created: 0, provider: 'palm' });
     expect(up.last().headers['x-goog-api-key']).toBe(KEY);
     expect(up.last().json).toEqual(f.cases[0].upstreamBody);
   });
@@ -40,7 +40,7 @@ describe('palm through the gateway', () => {
   it('completions and embeddings', async () => {
     const c = fixture('completions.json');
     up.on('POST /v1beta3/models/text-bison:generateText', { json: c.upstreamResponse });
-    const res = await post('p-cmpl', { prompt: 'This is a test', max_tokens: 1000, stop: ['foobar'] });
+    const res = await post('p-cmpl', c.request);
     expect(res.status).toBe(200);
     expect((await res.json() as any).choices).toEqual(c.response.choices);
     expect(up.last().json).toEqual(c.upstreamBody);

@@ -1,6 +1,6 @@
 import {
-  defineProvider, joinUrl, openAIStreamEvents,
-  type CallContext, type ProviderContext, type ProviderInstance, type UnifiedChunk,
+  chunksOfResponse, defineProvider, isJsonAnswer, joinUrl, openAIStreamEvents, readJsonAnswer,
+  type CallContext, type ChatResponse, type CompletionsResponse, type ProviderContext, type ProviderInstance, type UnifiedChunk,
 } from '@gatehouse/sdk';
 import {
   DEFAULT_TOGETHERAI_API_BASE, chatChunkFrom, chatResponseFrom, completionsChunkFrom, completionsRequestBody,
@@ -44,9 +44,12 @@ export default defineProvider<TogetherAIConfig>({
     const post = (path: string, body: unknown, call: CallContext) =>
       ctx.http.json({ url: url(path), headers, body, signal: call.signal, timeoutMs: ctx.timeoutMs });
 
-    async function* stream<T extends UnifiedChunk>(path: string, body: Record<string, unknown>, call: CallContext, map: (js: any) => T) {
-      const res = await ctx.http.stream({ url: url(path), headers, body, signal: call.signal, timeoutMs: ctx.timeoutMs });
-      for await (const js of openAIStreamEvents(res.body)) yield map(js);
+    // A complete JSON answer to a stream request is replayed as chunks (`whole`).
+    async function* stream<T extends UnifiedChunk>(path: string, body: Record<string, unknown>, call: CallContext, map: (js: any) => T,
+      whole: (js: any) => ChatResponse | CompletionsResponse) {
+      const res = await ctx.http.stream({ url: url(path), headers, body, signal: call.signal, timeoutMs: ctx.timeoutMs, allowJson: true });
+      if (isJsonAnswer(res)) return yield* chunksOfResponse(whole(await readJsonAnswer(res))) as T[];
+      for await (const js of openAIStreamEvents(res.body, { name: 'TogetherAI' })) yield map(js);
     }
 
     return {
@@ -58,7 +61,8 @@ export default defineProvider<TogetherAIConfig>({
       chatStream(req, call) {
         const body = requestBody(req, configModel, true);
         const model = reportedModel(req.model, configModel, undefined);
-        return stream('chat/completions', body, call, (js) => chatChunkFrom(js, model || js?.model || ''));
+        return stream('chat/completions', body, call, (js) => chatChunkFrom(js, model || js?.model || ''),
+          (js) => chatResponseFrom(js, model || js?.model || ''));
       },
       async completions(req, call) {
         const js = await post('completions', completionsRequestBody(req, configModel, false), call);
@@ -67,7 +71,8 @@ export default defineProvider<TogetherAIConfig>({
       completionsStream(req, call) {
         const body = completionsRequestBody(req, configModel, true);
         const model = reportedModel(req.model, configModel, undefined);
-        return stream('completions', body, call, (js) => completionsChunkFrom(js, model || js?.model || ''));
+        return stream('completions', body, call, (js) => completionsChunkFrom(js, model || js?.model || ''),
+          (js) => completionsResponseFrom(js, model || js?.model || ''));
       },
       async embeddings(req, call) {
         const js = await post('embeddings', embeddingsRequestBody(req, configModel), call);

@@ -43,6 +43,8 @@ export interface FakeResponse {
   reset?: 'before-headers' | { afterBytes: number };
   /** Never answer (until the client gives up or the server closes). */
   hang?: boolean;
+  /** Write the body, then keep the answer open without ending it (until the client gives up or the server closes). */
+  holdOpen?: boolean;
 }
 
 export type FakeHandler = FakeResponse | ((req: RecordedRequest) => FakeResponse | Promise<FakeResponse>);
@@ -56,13 +58,21 @@ export interface FakeUpstream {
   last(): RecordedRequest;
   /** Replace or add a route: key `'POST /v1/chat/completions'` or `'/v1/chat/completions'` (any method). */
   on(route: string, handler: FakeHandler | FakeHandler[]): void;
+  /**
+   * Requests whose connection the client closed before the answer ended (a caller's abort, a
+   * timeout giving up), in the order the closes happened.
+   */
+  closes: RecordedRequest[];
+  /** Resolve true once `count` early closes were recorded in all, or false after `timeoutMs`. */
+  waitForCloses(count?: number, timeoutMs?: number): Promise<boolean>;
   reset(): void;
   close(): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function encodeSse(events: unknown[]): string {
+/** Encode events as `text/event-stream` text, the way `FakeResponse.sse` writes them. */
+export function encodeSse(events: unknown[]): string {
   return events.map((e) => {
     if (typeof e === 'string') {
       if (/^(event:|data:|:|id:|retry:)/.test(e)) return e.endsWith('\n\n') ? e : e + '\n\n';
@@ -112,6 +122,11 @@ export async function startFakeUpstream(routes: Record<string, FakeHandler | Fak
   const counters = new Map<string, number>();
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
+  const closes: RecordedRequest[] = [];
+  let closeWaiters: Array<() => void> = [];
+  let closing = false;
+  /** Answers the fake cut itself (`reset`): not a client's close. */
+  const selfCut = new WeakSet<ServerResponse>();
   const on = (route: string, h: FakeHandler | FakeHandler[]) => { table.set(route, Array.isArray(h) ? h : [h]); counters.set(route, 0); };
   for (const [k, v] of Object.entries(routes)) on(k, v);
 
@@ -138,13 +153,20 @@ export async function startFakeUpstream(routes: Record<string, FakeHandler | Fak
     };
     try { rec.json = body ? JSON.parse(body) : undefined; } catch { /* not JSON */ }
     requests.push(rec);
+    res.on('close', () => {
+      if (res.writableFinished || closing || selfCut.has(res)) return;
+      closes.push(rec);
+      const waiters = closeWaiters;
+      closeWaiters = [];
+      for (const w of waiters) w();
+    });
     const h = pick(rec.method, rec.pathname);
     const f: FakeResponse = h === undefined
       ? { status: 404, json: { error: { message: `fake upstream: no route for ${rec.method} ${rec.pathname}` } } }
       : typeof h === 'function' ? await h(rec) : h;
     if (f.delayMs) await sleep(f.delayMs);
     if (f.hang) return;
-    if (f.reset === 'before-headers') { req.socket.destroy(); return; }
+    if (f.reset === 'before-headers') { selfCut.add(res); req.socket.destroy(); return; }
     const { bytes, contentType } = bodyOf(f);
     res.writeHead(f.status ?? 200, { 'content-type': contentType, ...f.headers });
     res.flushHeaders();
@@ -153,6 +175,7 @@ export async function startFakeUpstream(routes: Record<string, FakeHandler | Fak
       if (typeof f.reset === 'object' && written + p.length > f.reset.afterBytes) {
         res.write(p.subarray(0, Math.max(0, f.reset.afterBytes - written)));
         await sleep(5);
+        selfCut.add(res);
         req.socket.destroy();
         return;
       }
@@ -161,6 +184,7 @@ export async function startFakeUpstream(routes: Record<string, FakeHandler | Fak
       written += p.length;
       if (f.chunkDelayMs) await sleep(f.chunkDelayMs);
     }
+    if (f.holdOpen) return;
     res.end();
   });
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
@@ -177,8 +201,22 @@ export async function startFakeUpstream(routes: Record<string, FakeHandler | Fak
       return r;
     },
     on,
-    reset() { requests.length = 0; for (const k of counters.keys()) counters.set(k, 0); },
+    reset() { requests.length = 0; closes.length = 0; for (const k of counters.keys()) counters.set(k, 0); },
+    closes,
+    async waitForCloses(count = 1, timeoutMs = 2000) {
+      const deadline = Date.now() + timeoutMs;
+      while (closes.length < count) {
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, left);
+          closeWaiters.push(() => { clearTimeout(t); resolve(); });
+        });
+      }
+      return true;
+    },
     close() {
+      closing = true;
       for (const s of sockets) s.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },

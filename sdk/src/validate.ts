@@ -1,10 +1,17 @@
+/**
+ * The unified request schemas' validator: what the kernel's `receive` step runs, with MLflow's
+ * FastAPI-shaped 422 details (surfaces without a structured detail show `summarise`).
+ */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { GatewayError, requestSchemas, type EndpointType } from '@gatehouse/sdk';
+import { GatewayError } from './errors.js';
+import { requestSchemas } from './schemas.js';
+import type { EndpointType } from './types.js';
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-const validators = Object.fromEntries(
-  Object.entries(requestSchemas).map(([t, s]) => [t, ajv.compile(s)]),
-) as Record<EndpointType, ValidateFunction>;
+// strictNumbers: NaN and ±Infinity (JSON's `1e400`) are not numbers, let alone integers.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, strictNumbers: true });
+// Compiled on first use: a config with chat endpoints only never compiles the other two (start-up).
+const validators: Partial<Record<EndpointType, ValidateFunction>> = {};
+const validatorFor = (type: EndpointType): ValidateFunction => (validators[type] ??= ajv.compile(requestSchemas[type]));
 
 /** One FastAPI/pydantic-shaped validation error. */
 export interface PydanticError { type: string; loc: Array<string | number>; msg: string; input: unknown; ctx?: Record<string, unknown> }
@@ -85,7 +92,7 @@ export function validationError(errors: PydanticError[]): GatewayError {
 }
 
 /**
- * Validate a request body for an endpoint type, applying MLflow's defaults in place.
+ * Validate a request body for an endpoint type (bounds included, see the sdk's schemas).
  * Throws a GatewayError whose detail is FastAPI's 422 list.
  */
 export function validateRequest(type: EndpointType, body: unknown): Record<string, unknown> {
@@ -103,17 +110,7 @@ export function validateRequest(type: EndpointType, body: unknown): Record<strin
     else if (FALSE.has(s as never)) b.stream = false;
     else throw validationError([{ type: 'bool_parsing', loc: ['body', 'stream'], msg: 'Input should be a valid boolean, unable to interpret input', input: b.stream }]);
   }
-  const v = validators[type];
+  const v = validatorFor(type);
   if (!v(b)) throw validationError(toPydantic(v.errors ?? [], b));
   return b;
-}
-
-/** FastAPI's answer to a body that is not JSON. */
-export function invalidJsonError(text: string, e: unknown): GatewayError {
-  const m = /position (\d+)/.exec((e as Error).message ?? '');
-  const pos = m ? Number(m[1]) : 0;
-  return new GatewayError('GW_ERR_REQUEST_INVALID_JSON', `Invalid JSON body: ${(e as Error).message}`, {
-    detail: [{ type: 'json_invalid', loc: ['body', pos], msg: 'JSON decode error', input: {}, ctx: { error: (e as Error).message } }],
-    cause: e,
-  });
 }

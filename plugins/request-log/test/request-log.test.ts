@@ -1,0 +1,145 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import plugin, { buildLine, chunkText, levelOf, openDestination, pathOnly, requestLogger, responseText, traceIdOf } from '../src/index.js';
+import { fakeAttempt as attempt, fakeEndpoint as endpoint, fakeInvocation as invocation, fakeOutcome as outcome, fakeRoute as route } from '@gatehouse/sdk/testing';
+
+const opts = { includeContent: false, maxContentChars: 2000 };
+
+describe('buildLine', () => {
+  it('says who, what, where, how long and how many tokens, without content', () => {
+    const a = endpoint('a', 'openai', 'gpt-4o'), b = endpoint('b', 'anthropic', 'claude');
+    const inv = invocation({
+      id: 'req-9', target: 'split', route: route('split', ['a', 'b']), endpoint: b,
+      attempts: [attempt(1, a, { upstreamMs: 30, error: 'GW_ERR_UPSTREAM_STATUS' }), attempt(2, b, { upstreamMs: 70 })],
+      events: [{ name: 'fallback_triggered', at: 1 }],
+      body: { messages: [{ role: 'user', content: 'a secret prompt' }] },
+      headers: { authorization: 'Bearer gw-key-123' },
+    });
+    inv.state.set('tracing', { traceId: '4bf92f3577b34da6a3ce929d0e0e4736' });
+    const line = buildLine(outcome({ id: 'req-9', invocation: inv, durationMs: 112.345, upstreamMs: 100, ttfbMs: 110,
+      path: '/endpoints/split/invocations?api_key=sk-should-not-appear', caller: { name: 'team-a', scopes: [] },
+      client: { ip: '10.1.2.3' }, usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 } }), opts);
+    expect(line).toEqual({
+      request_id: 'req-9', method: 'POST', path: '/endpoints/split/invocations', http_route: '/endpoints/:name/invocations',
+      surface: 'mlflow', target: 'split', endpoint: 'b', route: 'split', destination: 'b', provider: 'anthropic', model: 'claude',
+      status: 200, code: null, duration_ms: 112.35, overhead_ms: 12.35, upstream_ms: 100, ttfb_ms: 110, stream: false, chunks: 0,
+      bytes: 10, aborted: false, attempts: 2, tokens: { input: 5, output: 7, total: 12 }, client_ip: '10.1.2.3', caller: 'team-a',
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', events: ['fallback_triggered'],
+    });
+    const text = JSON.stringify(line);
+    expect(text).not.toContain('secret prompt');
+    expect(text).not.toContain('gw-key-123');
+    expect(text).not.toContain('sk-should-not-appear');
+  });
+
+  it('logs requests that never reached the pipeline', () => {
+    const line = buildLine(outcome({ method: 'GET', path: '/nope', route: null, surface: null, status: 404, code: 'GW_ERR_ROUTE_NOT_FOUND', upstreamMs: 0, durationMs: 1 }), opts);
+    expect(line).toMatchObject({ path: '/nope', http_route: null, endpoint: null, route: null, destination: null, status: 404, code: 'GW_ERR_ROUTE_NOT_FOUND', attempts: 0, trace_id: null, overhead_ms: 1 });
+    expect(line).not.toHaveProperty('request');
+  });
+
+  it("adds the error message, and takes the metrics plugin's overhead when it measured one", () => {
+    const inv = invocation({ endpoint: endpoint('chat') });
+    inv.state.set('metrics', { overheadMs: 1.234 });
+    const line = buildLine(outcome({ invocation: inv, status: 401, code: 'GW_ERR_UPSTREAM_STATUS', message: 'Incorrect API key provided: [REDACTED].', durationMs: 500, upstreamMs: 100 }), opts);
+    expect(line).toMatchObject({ code: 'GW_ERR_UPSTREAM_STATUS', message: 'Incorrect API key provided: [REDACTED].', overhead_ms: 1.23 });
+  });
+
+  it('adds truncated content only when asked', () => {
+    const inv = invocation({ endpoint: endpoint('chat'), body: { messages: [{ role: 'user', content: 'x'.repeat(50) }], temperature: 0 } });
+    inv.result = { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hello there' }, finish_reason: 'stop' }] } as never;
+    const line = buildLine(outcome({ invocation: inv }), { includeContent: true, maxContentChars: 20 });
+    expect(line.request).toBe(`${'[{"role":"user","content":"xxx'.slice(0, 20)}…[${JSON.stringify(inv.body.messages).length - 20} more]`);
+    expect(line.response).toBe('hello there');
+    // Streams: the text the chunk observer gathered.
+    const s = invocation({ endpoint: endpoint('chat'), stream: true, body: { prompt: 'hi' } });
+    s.state.set('request-log', { text: 'streamed words' });
+    expect(buildLine(outcome({ invocation: s, stream: true }), { includeContent: true, maxContentChars: 100 })).toMatchObject({ request: '"hi"', response: 'streamed words' });
+  });
+
+  it('reads content from answers and chunks', () => {
+    expect(responseText({ object: 'text_completion', choices: [{ text: 'a' }, { text: 'b' }] })).toBe('a\nb');
+    expect(responseText({ object: 'list', data: [{}, {}] })).toBe('[2 embedding(s)]');
+    expect(responseText(null)).toBeNull();
+    expect(chunkText({ choices: [{ delta: { content: 'He' } }] } as never)).toBe('He');
+    expect(chunkText({ choices: [{ text: 'llo' }] } as never)).toBe('llo');
+  });
+
+  it('maps statuses to levels and strips queries', () => {
+    expect([200, 404, 429, 499, 500, 504].map(levelOf)).toEqual(['info', 'warn', 'warn', 'warn', 'error', 'error']);
+    expect(pathOnly('/v1/models?x=1')).toBe('/v1/models');
+    expect(traceIdOf(null)).toBeNull();
+  });
+});
+
+/** A fake registration context that records what the plugin did. */
+function fakeContext(config: Record<string, unknown>) {
+  const kept = new Map<string, { value: unknown; dispose?: (v: any) => unknown }>();
+  const observers: any[] = [];
+  const ctx = {
+    name: 'request-log', config, logger: console, observe: (o: unknown) => observers.push(o),
+    keep: (k: string, make: () => unknown, dispose?: (v: any) => unknown) => {
+      if (!kept.has(k)) kept.set(k, { value: make(), dispose });
+      return kept.get(k)!.value;
+    },
+  };
+  return { ctx, observers, async dispose() { for (const { value, dispose } of kept.values()) await dispose?.(value); } };
+}
+
+describe('the plugin', () => {
+  it('writes one pino JSON line per request to a file, at the configured level, across reloads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'request-log-'));
+    const file = join(dir, 'nested', 'requests.log');
+    try {
+      const f = fakeContext({ destination: file, level: 'info' });
+      await plugin.register(f.ctx as never);
+      f.observers[0].finish(outcome({ id: 'one' }));
+      f.observers[0].finish(outcome({ id: 'two', status: 502, code: 'GW_ERR_UPSTREAM_STATUS' }));
+      // A reload to level warn: same destination, new level.
+      f.ctx.config = { destination: file, level: 'warn' };
+      await plugin.register(f.ctx as never);
+      f.observers[1].finish(outcome({ id: 'three' }));
+      f.observers[1].finish(outcome({ id: 'four', status: 429, code: 'GW_ERR_RATE_LIMITED' }));
+      await f.dispose();
+      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((l) => [l.request_id, l.level, l.msg])).toEqual([['one', 30, 'request'], ['two', 50, 'request'], ['four', 40, 'request']]);
+      expect(typeof lines[0].time).toBe('string');
+      expect(lines[0]).not.toHaveProperty('pid');
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  it('gathers streamed text only when content is logged', async () => {
+    const off = fakeContext({ destination: join(tmpdir(), 'unused-request-log.log') });
+    await plugin.register(off.ctx as never);
+    expect(off.observers[0].chunk).toBeUndefined();
+    await off.dispose();
+    rmSync(join(tmpdir(), 'unused-request-log.log'), { force: true });
+
+    const dir = mkdtempSync(join(tmpdir(), 'request-log-'));
+    const file = join(dir, 'r.log');
+    const on = fakeContext({ destination: file, include_content: true });
+    await plugin.register(on.ctx as never);
+    const inv = invocation({ endpoint: endpoint('chat'), stream: true, body: { messages: [{ role: 'user', content: 'hi' }] } });
+    on.observers[0].chunk(inv, { choices: [{ delta: { content: 'Hel' } }] });
+    on.observers[0].chunk(inv, { choices: [{ delta: { content: 'lo' } }] });
+    on.observers[0].finish(outcome({ invocation: inv, stream: true, chunks: 2 }));
+    await on.dispose();
+    const [line] = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(line).toMatchObject({ response: 'Hello', request: '[{"role":"user","content":"hi"}]' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes through pino with no base fields', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'request-log-'));
+    const file = join(dir, 'x.log');
+    const sink = openDestination(file);
+    const log = requestLogger(sink, 'info');
+    log.info({ a: 1 }, 'request');
+    log.debug({ b: 2 }, 'request');
+    await new Promise<void>((r) => { sink.once('close', () => r()); sink.end(); });
+    expect(readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ level: 30, time: expect.any(String), a: 1, msg: 'request' }]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
