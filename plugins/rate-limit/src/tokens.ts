@@ -8,7 +8,11 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { EndpointType } from '@gatehouse/sdk';
 import type { Tiktoken } from 'js-tiktoken/lite';
-import { Piscina } from 'piscina';
+import { createRequire } from 'node:module';
+import type { Piscina } from 'piscina';
+
+// piscina is required only when a `tokens:` limit offloads a large prompt.
+const require = createRequire(import.meta.url);
 
 export type EncodingName = 'cl100k_base' | 'o200k_base';
 
@@ -112,7 +116,8 @@ export const WORKER_FILE = fileURLToPath(new URL('../worker/count-tokens.mjs', i
 
 /** Makes the pool on first use; a process keeps one (`ctx.keep`). */
 export function createPool(): Piscina<{ text: string; encoding: EncodingName }, number> {
-  return new Piscina({
+  const { Piscina: Pool } = require('piscina') as typeof import('piscina');
+  return new Pool({
     filename: WORKER_FILE,
     minThreads: 0,
     maxThreads: Math.max(1, Math.min(4, availableParallelism() - 1)),
