@@ -104,8 +104,9 @@ function gatewayApi(config: GatewayConfig, bound: Map<string, BoundEndpoint>, re
       if (req.expectType && type !== req.expectType) {
         throw new GatewayError('GW_ERR_ENDPOINT_TYPE_MISMATCH', `Endpoint '${req.target}' is not ${TYPE_LABEL[req.expectType]} endpoint.`, { param: 'model' });
       }
-      const inv = newInvocation(req, type, found);
       const x = exchangeOf(req.req);
+      // A second invocation of one request (a list prompt) gets a signal of its own: attempts find their upstream headers and timing by signal.
+      const inv = newInvocation(req, type, found, x?.invocation ? childSignal(req.req.signal) : req.req.signal);
       if (x) x.invocation = inv;
       await run(inv);
       if (!inv.result) throw new GatewayError('GW_ERR_INTERNAL', 'the pipeline produced no result');
@@ -117,7 +118,14 @@ function gatewayApi(config: GatewayConfig, bound: Map<string, BoundEndpoint>, re
   return api;
 }
 
-function newInvocation(req: InvokeRequest, type: EndpointInfo['endpoint_type'], found: NonNullable<ReturnType<GatewayApi['lookup']>>): Invocation {
+function childSignal(parent: AbortSignal): AbortSignal {
+  const ac = new AbortController();
+  if (parent.aborted) ac.abort(parent.reason);
+  else parent.addEventListener('abort', () => ac.abort(parent.reason), { once: true });
+  return ac.signal;
+}
+
+function newInvocation(req: InvokeRequest, type: EndpointInfo['endpoint_type'], found: NonNullable<ReturnType<GatewayApi['lookup']>>, signal: AbortSignal): Invocation {
   const r = req.req;
   const st: InvocationInternals = {
     readBody: req.body !== undefined ? () => Promise.resolve(req.body) : () => r.json(),
@@ -132,7 +140,7 @@ function newInvocation(req: InvokeRequest, type: EndpointInfo['endpoint_type'], 
     stream: false,
     client: { ip: r.ip },
     caller: r.caller,
-    signal: r.signal,
+    signal,
     startedAt: performance.now(),
     route: found.kind === 'route' ? found.info : null,
     endpoint: found.kind === 'endpoint' ? found.info : null,
