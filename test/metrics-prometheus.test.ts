@@ -63,7 +63,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, tries
 const chatBody = { messages: [{ role: 'user', content: 'a confidential prompt' }] };
 const chunk = (content: string | null, finish: string | null = null, usage?: unknown) => ({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', choices: [{ index: 0, delta: content === null ? {} : { content }, finish_reason: finish }], ...(usage ? { usage } : {}) });
 
-describe.skipIf(!runnable)('metrics under --workers 2, scraped by a real Prometheus', () => {
+describe.skipIf(!runnable && !process.env.CI)('metrics under --workers 2, scraped by a real Prometheus', () => {
   let dir: string;
   let up: FakeUpstream;
   let gw: ReturnType<typeof startProcess>;
@@ -243,7 +243,7 @@ describe.skipIf(!runnable)('metrics under --workers 2, scraped by a real Prometh
   }, 30_000);
 });
 
-describe.skipIf(!runnable)('metrics.listen under --workers 2', () => {
+describe.skipIf(!runnable && !process.env.CI)('metrics.listen under --workers 2', () => {
   it('the primary serves every worker\'s metrics on its own address; the gateway port has no /metrics', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-metrics-listen-'));
     const [port, metricsPort] = [await freePort(), await freePort()];

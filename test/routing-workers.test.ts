@@ -33,7 +33,7 @@ const answer = (who: string) => ({
 });
 const MSG = { messages: [{ role: 'user', content: 'hi' }] };
 
-describe.skipIf(!runnable)('routing state under --workers 2', () => {
+describe.skipIf(!runnable && !process.env.CI)('routing state under --workers 2', () => {
   let dir: string;
   let a: FakeUpstream; let b: FakeUpstream; let c: FakeUpstream;
   let child: ReturnType<typeof spawn>;
