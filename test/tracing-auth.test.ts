@@ -11,7 +11,7 @@ import { REPO_ROOT } from './helpers/gateway.js';
 
 const ALICE = 'gh-alice-PLANTED-key-5c1e9a77b2';
 const OPS = 'gh-ops-PLANTED-key-0d4f11e3c8';
-const PROVIDER_KEY = 'sk-PLANTEDauthProviderKey000000000';
+const PROVIDER_KEY = 'sk-planted-auth-provider-key-not-real-0000';
 
 let up: FakeUpstream;
 let gw: TestGateway;

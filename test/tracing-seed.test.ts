@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, startTestGateway, type FakeUpstream, type TestGateway } from '@gatehouse/sdk/testing';
 import { REPO_ROOT } from './helpers/gateway.js';
 
-const KEY = 'sk-PLANTEDseedKey00000000000000000000';
+const KEY = 'sk-planted-seed-key-not-real-000000000000';
 const SEED_TRACING = `# mlflow-config.yaml
 tracing:
   sampling_rate: 0.2 # 20%的请求会被追踪
