@@ -53,10 +53,8 @@ describe.skipIf(!runnable && !process.env.CI)('two gateways sharing one Redis', 
   it('200 requests at once over both gateways against calls: 20 per day: exactly 20 admitted', async () => {
     const rs = await Promise.all(Array.from({ length: 200 }, (_, i) => call('POST', `${(i % 2 ? open : closed).url}/endpoints/chat/invocations`, MSG)));
     expect(count(rs)).toEqual({ 200: 20, 429: 180 });
-    // Both gateways admitted some: the bucket really is shared, not split.
-    const admittedBy = (g: GatewayProcess) => rs.filter((r, i) => r.status === 200 && (i % 2 ? open : closed) === g).length;
-    expect(admittedBy(open)).toBeGreaterThan(0);
-    expect(admittedBy(closed)).toBeGreaterThan(0);
+    // Each gateway alone would admit 20 from a bucket of its own: 20 in all proves the bucket is shared.
+    // (Which gateway's requests reach Redis first is a race, so no split between them is asserted.)
     const state = await call('GET', `${open.url}/api/2.0/endpoints/limits/chat`);
     expect(state.json.limits[0].state).toMatchObject({ store: 'redis', remaining: 0 });
   });
