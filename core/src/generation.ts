@@ -1,7 +1,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import {
-  defineErrorCodes, GatewayError, STAGES, type AttemptHooks, type AttemptPolicy, type Capability, type ClusterApi, type Clock,
+  defineErrorCodes, GatewayError, STAGES, type AttemptPolicy, type Capability, type ClusterApi, type Clock,
   type EndpointInfo, type GatewayApi, type Guard, type HttpClient, type Invocation, type InvokeRequest, type InvokeResult, type Logger,
   type Observer, type PluginContext, type PluginDefinition, type Random, type RouteDefinition, type RouteInfo, type SharedState,
   type Stage, type StageMiddleware, type SurfaceDefinition, type UnifiedChunk,
@@ -22,7 +22,6 @@ export interface Runtime {
   services: Services;
   logger: Logger;
   http: HttpClient;
-  hooks: WeakMap<AbortSignal, AttemptHooks>;
   clock: Clock;
   random: Random;
   shared: SharedState;
@@ -106,7 +105,7 @@ function gatewayApi(config: GatewayConfig, bound: Map<string, BoundEndpoint>, re
       }
       const x = exchangeOf(req.req);
       // A second invocation of one request (a list prompt) gets a signal of its own: attempts find their upstream headers and timing by signal.
-      const inv = newInvocation(req, type, found, x?.invocation ? childSignal(req.req.signal) : req.req.signal);
+      const inv = new Call(req, type, found, x?.invocation ? childSignal(req.req.signal) : req.req.signal);
       if (x) x.invocation = inv;
       await run(inv);
       if (!inv.result) throw new GatewayError('GW_ERR_INTERNAL', 'the pipeline produced no result');
@@ -125,32 +124,46 @@ function childSignal(parent: AbortSignal): AbortSignal {
   return ac.signal;
 }
 
-function newInvocation(req: InvokeRequest, type: EndpointInfo['endpoint_type'], found: NonNullable<ReturnType<GatewayApi['lookup']>>, signal: AbortSignal): Invocation {
-  const r = req.req;
-  const st: InvocationInternals = {
-    readBody: req.body !== undefined ? () => Promise.resolve(req.body) : () => r.json(),
-    modelNamesTarget: req.modelNamesTarget ?? false, usage: null, chunks: 0, firstChunkAt: null,
-  };
-  const events: Invocation['events'] = [];
-  return {
-    [INTERNALS]: st,
-    id: r.id, surface: req.surface, path: r.path, target: req.target, type, headers: r.headers,
-    setHeader: r.setHeader,
-    event: (name, attributes) => { events.push({ name, at: Date.now(), attributes }); },
-    stream: false,
-    client: { ip: r.ip },
-    caller: r.caller,
-    signal,
-    startedAt: performance.now(),
-    route: found.kind === 'route' ? found.info : null,
-    endpoint: found.kind === 'endpoint' ? found.info : null,
-    candidates: [],
-    attempts: [],
-    events,
-    body: {},
-    result: null,
-    state: new Map(),
-  } as Invocation;
+/**
+ * One pipeline run. A class, not an object literal: its methods live on the prototype, so a
+ * request allocates no closures for them, and `state` (a Map) only when a plugin uses it.
+ */
+class Call implements Invocation {
+  readonly [INTERNALS]: InvocationInternals;
+  readonly id: string;
+  readonly surface: string;
+  readonly path: string;
+  readonly target: string;
+  readonly type: EndpointInfo['endpoint_type'];
+  readonly headers: Invocation['headers'];
+  stream = false;
+  readonly client: { ip: string };
+  readonly caller: Invocation['caller'];
+  readonly signal: AbortSignal;
+  readonly startedAt = performance.now();
+  readonly route: RouteInfo | null;
+  endpoint: EndpointInfo | null;
+  candidates: EndpointInfo[] = [];
+  readonly attempts: Invocation['attempts'] = [];
+  readonly events: Invocation['events'] = [];
+  body: Record<string, unknown> = {};
+  result: Invocation['result'] = null;
+  readonly #req: InvokeRequest['req'];
+  #state: Map<string, unknown> | undefined;
+
+  constructor(req: InvokeRequest, type: EndpointInfo['endpoint_type'], found: NonNullable<ReturnType<GatewayApi['lookup']>>, signal: AbortSignal) {
+    const r = req.req;
+    this[INTERNALS] = { body: req.body, req: r, modelNamesTarget: req.modelNamesTarget ?? false, usage: null, chunks: 0, firstChunkAt: null };
+    this.#req = r;
+    this.id = r.id; this.surface = req.surface; this.path = r.path; this.target = req.target; this.type = type;
+    this.headers = r.headers; this.client = { ip: r.ip }; this.caller = r.caller; this.signal = signal;
+    this.route = found.kind === 'route' ? found.info : null;
+    this.endpoint = found.kind === 'endpoint' ? found.info : null;
+  }
+
+  get state(): Map<string, unknown> { return (this.#state ??= new Map()); }
+  setHeader(name: string, value: string): void { this.#req.setHeader(name, value); }
+  event(name: string, attributes?: Record<string, unknown>): void { this.events.push({ name, at: Date.now(), attributes }); }
 }
 
 /** Register the feature plugins in dependency order, each with its narrow context. */
@@ -227,7 +240,7 @@ export async function buildGeneration(config: GatewayConfig, rt: Runtime): Promi
   const ordered = await registerPlugins(config, rt, services, api, reg);
 
   const kernel = kernelStages({
-    endpoint: (n) => bound.get(n), policies: reg.policies, observers: reg.observers, hooks: rt.hooks, clock: rt.clock,
+    endpoint: (n) => bound.get(n), policies: reg.policies, observers: reg.observers, clock: rt.clock,
     scrubError: (err) => scrubError(err, config.secrets),
     onObserverError: (e, what) => rt.logger.warn(`observer failed (${what})`, { error: (e as Error).message }),
   });

@@ -16,6 +16,7 @@ function tag(e: unknown, step: Step): unknown {
  * promise, not an async wrapper per step (no extra async frame per step and request).
  */
 export function compose(steps: Step[]): (inv: Invocation) => Promise<void> {
+  const bare = steps.map((s, i) => s.owner === 'core' && steps.slice(0, i).every((o) => o.owner === 'core'));
   return (inv) => {
     let index = -1;
     const dispatch = (i: number): Promise<void> => {
@@ -24,7 +25,9 @@ export function compose(steps: Step[]): (inv: Invocation) => Promise<void> {
       const step = steps[i];
       if (!step) return Promise.resolve();
       let out: Promise<void> | void;
-      try { out = step.mw(inv, () => dispatch(i + 1)); } catch (e) { return Promise.reject(tag(e, step)); }
+      try { out = step.mw(inv, () => dispatch(i + 1)); } catch (e) { return Promise.reject(bare[i] ? e : tag(e, step)); }
+      // A kernel step with no plugin step around it needs no tag (an untagged error is the kernel's or a provider's): one promise less.
+      if (bare[i] && out instanceof Promise) return out;
       return Promise.resolve(out).then(undefined, (e: unknown) => { throw tag(e, step); });
     };
     return dispatch(0);

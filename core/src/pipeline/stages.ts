@@ -14,7 +14,9 @@ export interface BoundEndpoint { def: ProviderDefinition; instance: ProviderInst
 
 /** What the kernel keeps on an invocation besides the public fields. */
 export interface InvocationInternals {
-  readBody(): Promise<unknown>;
+  /** The body given to `invoke` (a list prompt's item), or undefined: read the request's. */
+  body: unknown;
+  req: { json(): Promise<unknown> };
   modelNamesTarget: boolean;
   /** Summed from stream chunks or taken from the response. */
   usage: Usage | null;
@@ -22,14 +24,29 @@ export interface InvocationInternals {
   firstChunkAt: number | null;
 }
 export const INTERNALS = Symbol('gatehouse.invocation');
+/**
+ * Where the kernel's HTTP client finds the current attempt's extra headers and timing sink: a
+ * property of the invocation's signal. Not a WeakMap keyed by signal: one ephemeron per request
+ * in a long-lived WeakMap made every scavenge walk the table until a full GC, which tripled GC
+ * time under load.
+ */
+const HOOKS = Symbol('gatehouse.attemptHooks');
+export const attemptHooksOf = (signal: AbortSignal): AttemptHooks | undefined => (signal as unknown as Record<symbol, AttemptHooks | undefined>)[HOOKS];
+/** An attempt's hooks for the HTTP client: its extra upstream headers, and where its upstream time goes. */
+class Timing implements AttemptHooks {
+  constructor(private readonly attempt: Attempt) {}
+  get headers(): Record<string, string> { return this.attempt.upstreamHeaders; }
+  upstream(ms: number, status: number | null): void {
+    this.attempt.upstreamMs += ms;
+    if (status !== null) this.attempt.upstreamStatus = status;
+  }
+}
 export const internals = (inv: Invocation): InvocationInternals => (inv as unknown as Record<symbol, InvocationInternals>)[INTERNALS]!;
 
 export interface KernelStageDeps {
   endpoint(name: string): BoundEndpoint | undefined;
   policies: AttemptPolicy[];
   observers: Observer[];
-  /** Where the kernel's HTTP client finds an attempt's extra headers and timing sink. */
-  hooks: WeakMap<AbortSignal, AttemptHooks>;
   clock: Clock;
   /** Configured secrets out of an error before observers (traces, logs) see it. */
   scrubError(err: GatewayError): GatewayError;
@@ -95,7 +112,7 @@ export function kernelStages(deps: KernelStageDeps): Record<Stage, StageMiddlewa
 
   /** One try at one candidate; throws what the provider (or a policy's `before`) threw. */
   async function attemptOnce(inv: Invocation, attempt: Attempt): Promise<void> {
-    for (const p of deps.policies) if (p.before) await p.before(inv, attempt);
+    for (const p of deps.policies) if (p.before) { const r = p.before(inv, attempt); if (r) await r; }
     const bound = deps.endpoint(attempt.endpoint.name);
     if (!bound) throw new GatewayError('GW_ERR_INTERNAL', `no provider is bound to '${attempt.endpoint.name}'`);
     let body = inv.body;
@@ -107,10 +124,7 @@ export function kernelStages(deps: KernelStageDeps): Record<Stage, StageMiddlewa
     const cap = capabilityOf(inv);
     const method = bound.instance[cap] as ((req: unknown, call: unknown) => any) | undefined;
     if (!method) throw unsupportedCapability(cap, bound.def.displayName);
-    deps.hooks.set(inv.signal, {
-      headers: attempt.upstreamHeaders,
-      upstream: (ms, status) => { attempt.upstreamMs += ms; if (status !== null) attempt.upstreamStatus = status; },
-    });
+    (inv.signal as unknown as Record<symbol, AttemptHooks>)[HOOKS] = new Timing(attempt);
     const call = { signal: inv.signal, invocationId: inv.id, attempt: attempt.n, headers: attempt.upstreamHeaders };
     inv.result = inv.stream
       ? await primed(method.call(bound.instance, body, call) as AsyncIterable<UnifiedChunk>, inv, deps)
@@ -122,7 +136,7 @@ export function kernelStages(deps: KernelStageDeps): Record<Stage, StageMiddlewa
     /** Read the body (lazily: plugins joining `pre` run on headers alone), validate it for the endpoint type (FastAPI-shaped 422s). */
     receive: async (inv, next) => {
       const st = internals(inv);
-      let body = await st.readBody();
+      let body = st.body !== undefined ? st.body : await st.req.json();
       if (st.modelNamesTarget && body && typeof body === 'object' && !Array.isArray(body)) {
         const { model: _m, ...rest } = body as Record<string, unknown>;
         body = rest;
@@ -134,12 +148,12 @@ export function kernelStages(deps: KernelStageDeps): Record<Stage, StageMiddlewa
     /** Authentication and limits are plugins. */
     admit: null,
     /** The candidates: a named endpoint is its own; a traffic route needs a routing plugin to choose. */
-    route: async (inv, next) => {
+    route: (inv, next) => {
       if (!inv.candidates.length) {
         if (inv.endpoint) inv.candidates = [inv.endpoint];
-        else if (inv.route) throw new GatewayError('GW_ERR_NOT_IMPLEMENTED', `'${inv.route.name}' is a traffic route, and no routing plugin chose a destination for it.`);
+        else if (inv.route) return Promise.reject(new GatewayError('GW_ERR_NOT_IMPLEMENTED', `'${inv.route.name}' is a traffic route, and no routing plugin chose a destination for it.`));
       }
-      await next();
+      return next();
     },
     /** Try the candidates as attempts; policies decide between attempts. Streams are primed per attempt, so a fallback only happens before the first byte. */
     invoke: async (inv, next) => {

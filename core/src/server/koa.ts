@@ -43,6 +43,8 @@ interface Exchange {
   bytes: number;
   chunks: number;
   usage: Usage | null;
+  /** Aborted when the client goes away before the answer is complete (routes only). */
+  ac: AbortController | null;
 }
 
 /** The fallback when no installed surface claims a path: a plain JSON error. */
@@ -195,11 +197,14 @@ export function mountRoutes(o: MountOptions): void {
     try { path = ctx.path; } catch { path = null; }
     const x: Exchange = {
       id: incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID(), path: path ?? '/', startedAt: o.now(), t0: performance.now(),
-      out: {}, route: null, surface: null, caller: null, invocation: null, code: null, message: null, ttfb: null, bytes: 0, chunks: 0, usage: null,
+      out: {}, route: null, surface: null, caller: null, invocation: null, code: null, message: null, ttfb: null, bytes: 0, chunks: 0, usage: null, ac: null,
     };
     x.out['x-request-id'] = x.id;
     ctx.state.x = x;
-    ctx.res.once('close', () => finish(ctx, x));
+    ctx.res.once('close', () => {
+      if (x.ac && !ctx.res.writableFinished) x.ac.abort(new GatewayError('GW_ERR_CLIENT_CLOSED', 'The client closed the connection.'));
+      finish(ctx, x);
+    });
     try {
       // An absolute-form target with a malformed host (`http://[::1/health`) makes ctx.path throw: a 400, never a 500.
       if (path === null) throw new GatewayError('GW_ERR_REQUEST_BAD', 'The request target is not a valid URL.');
@@ -243,9 +248,8 @@ export function mountRoutes(o: MountOptions): void {
       x.route = def.path;
       x.surface = surfaceFor(def.surface ?? null, def.path).name;
       const surface = surfaceFor(x.surface, ctx.path);
-      const ac = new AbortController();
+      const ac = (x.ac = new AbortController());
       const res = ctx.res;
-      res.once('close', () => { if (!res.writableFinished) ac.abort(new GatewayError('GW_ERR_CLIENT_CLOSED', 'The client closed the connection.')); });
       const req = new EdgeRequest(x, ctx, ac.signal, limits);
       if (guard) await guard(req, target);
       const result: RouteResult = await def.handler(req, api);
@@ -281,7 +285,7 @@ export function mountRoutes(o: MountOptions): void {
 /**
  * The RouteRequest of one HTTP request. A class, not an object literal: a literal with a `caller`
  * getter/setter costs about 2 µs per request to build (accessors and closures per instance), a
- * class instance about 0.2 µs. `setHeader` stays an own arrow function: it is handed on detached.
+ * class instance about 0.2 µs.
  */
 class EdgeRequest implements RouteRequest {
   readonly id: string;
@@ -293,7 +297,6 @@ class EdgeRequest implements RouteRequest {
   ip: string;
   signal: AbortSignal;
   readonly exchange: Exchange;
-  readonly setHeader: (name: string, value: string) => void;
   #ctx: Koa.Context;
   #limits: EdgeLimits;
   #body: Promise<unknown> | undefined;
@@ -308,12 +311,12 @@ class EdgeRequest implements RouteRequest {
     this.ip = ctx.ip;
     this.signal = signal;
     this.exchange = x;
-    this.setHeader = (name, value) => { x.out[name.toLowerCase()] = value; };
     this.#ctx = ctx;
     this.#limits = limits;
   }
 
   get caller(): Caller | null { return this.exchange.caller; }
+  setHeader(name: string, value: string): void { this.exchange.out[name.toLowerCase()] = value; }
   set caller(c: Caller | null) { this.exchange.caller = c; }
 
   json(): Promise<unknown> {

@@ -12,6 +12,7 @@ import { loadConfigFile, type ActivePlugin } from '../config/load.js';
 import { StartupError } from '../config/errors.js';
 import { Services } from '../container.js';
 import { buildGeneration, type Generation, type Runtime } from '../generation.js';
+import { attemptHooksOf } from '../pipeline/stages.js';
 import { createLogger } from '../logger.js';
 import { discover, findHostDir, type Discovery } from '../plugins/discovery.js';
 import { localState, MemoryState, type PrimaryHandler } from '../shared-state.js';
@@ -94,8 +95,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const configPath = resolve(options.configPath);
   const discovery = options.discovery ?? discover(options.hostDir ?? resolveHostDir(undefined, env));
   const clock = options.clock ?? { now: () => Date.now() };
-  const hooks = new WeakMap<AbortSignal, AttemptHooks>();
-  const http = options.http ?? createHttpClient({ hooksOf: (s) => hooks.get(s) });
+  const http = options.http ?? createHttpClient({ hooksOf: attemptHooksOf });
   const handlers = new Map<string, PrimaryHandler>();
   const shutdown: Array<() => unknown> = [];
   const cluster: ClusterApi = options.link
@@ -109,7 +109,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       },
     };
   const rt: Runtime = {
-    services: new Services(), logger, http, hooks, clock, random: options.random ?? { next: Math.random },
+    services: new Services(), logger, http, clock, random: options.random ?? { next: Math.random },
     shared: options.link?.state ?? localState(new MemoryState(clock)), cluster, kept: new Map(), env,
   };
 

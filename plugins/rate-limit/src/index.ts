@@ -384,20 +384,22 @@ async function registerLimiter(ctx: PluginContext<RateLimitSection>): Promise<vo
     }
   }
 
-  ctx.use('admit', async (inv, next) => {
-    if (inv.route) {
-      const c = routeLimit(inv.route);
-      if (c) await apply(inv, c, 'route', inv.route.name, null, null);
-    }
+  // Not async where no limit applies: a call without one costs no promise here.
+  ctx.use('admit', (inv, next) => {
+    const rl = inv.route ? routeLimit(inv.route) : null;
     const cl = callerLimit(inv.caller);
-    if (cl) await apply(inv, cl, 'caller', inv.caller!.name, null, null);
-    await next();
+    if (!rl && !cl) return next();
+    return (async () => {
+      if (rl) await apply(inv, rl, 'route', inv.route!.name, null, null);
+      if (cl) await apply(inv, cl, 'caller', inv.caller!.name, null, null);
+      await next();
+    })();
   }, { order: 'post' });
 
   ctx.attempts({
-    async before(inv, attempt) {
+    before(inv, attempt) {
       const c = endpointLimit(attempt.endpoint);
-      if (c) await apply(inv, c, 'endpoint', attempt.endpoint.name, attempt.endpoint, attempt.n);
+      return c ? apply(inv, c, 'endpoint', attempt.endpoint.name, attempt.endpoint, attempt.n) : undefined;
     },
   });
 

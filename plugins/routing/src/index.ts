@@ -7,7 +7,7 @@
  *   records cool-downs and breaker state, names the endpoint that served in `x-gatehouse-endpoint`.
  */
 import {
-  definePlugin, GatewayError, type EndpointInfo, type Invocation, type PluginContext, type RouteInfo,
+  type Attempt, definePlugin, GatewayError, type EndpointInfo, type Invocation, type PluginContext, type RouteInfo,
 } from '@gatehouse/sdk';
 import {
   checkConfig, isOurStrategy, resolvePolicy, ROUTE_KEYS, SECTION_SCHEMA, STRATEGIES, type RoutePolicy,
@@ -94,9 +94,8 @@ function registerRouting(ctx: PluginContext<Record<string, unknown>>): void {
     return new GatewayError(CODES.unavailable, msg, { headers: { 'retry-after': String(retryAfter) } });
   };
 
-  ctx.use('route', async (inv, next) => {
-    const route = inv.route;
-    if (!route || !isOurStrategy(route.routing_strategy) || inv.candidates.length) return next();
+  /** Plan the candidates of a call to a route with one of our strategies. */
+  const plan = async (inv: Invocation, route: RouteInfo, next: () => Promise<void>): Promise<void> => {
     inv.setHeader(HEADER_ROUTE, route.name);
     const policy = policyOf(route);
     const names = [...new Set(route.destinations.map((d) => d.name))];
@@ -110,26 +109,39 @@ function registerRouting(ctx: PluginContext<Record<string, unknown>>): void {
       halfOpen: new Set(names.filter((n) => seen.get(n)?.state === 'half_open')),
     } satisfies RouteCallState);
     await next();
-  }, { order: 'pre' });
+  };
+  // Joined only when the configuration has routes of ours: otherwise it would add a step per call that only calls next().
+  const ours = ctx.gateway.routes().some((r) => isOurStrategy(r.routing_strategy));
+  if (ours) {
+    ctx.use('route', (inv, next) => {
+      const route = inv.route;
+      return !route || !isOurStrategy(route.routing_strategy) || inv.candidates.length ? next() : plan(inv, route, next);
+    }, { order: 'pre' });
+  }
+
+  /** Before an attempt at a route's destination: skip it while it cools down or its breaker is open; probe it when half open. */
+  const probe = async (st: RouteCallState, attempt: Attempt): Promise<void> => {
+    const name = attempt.endpoint.name;
+    // The planner's view is fresh for the first attempt; later ones look again (a breaker may have opened meanwhile).
+    const now = attempt.n === 1 && !st.halfOpen.has(name) ? { state: 'ok' as const } : await health.availability(name);
+    if (now.state === 'cooling' || now.state === 'open') {
+      throw new GatewayError(CODES.skipped, `'${name}' is ${now.state === 'open' ? 'behind an open circuit breaker' : 'cooling down'}.`);
+    }
+    if (now.state === 'half_open') {
+      if (!(await health.acquireProbe(name))) throw new GatewayError(CODES.skipped, `'${name}' is being probed by another call.`);
+      st.probes.add(name);
+    }
+  };
 
   ctx.attempts({
-    async before(inv, attempt) {
+    /** Not async: a call that is not to one of our routes costs no promise here. */
+    before: ours ? (inv, attempt) => {
       const st = stateOf(inv);
-      if (!st) return;
-      const name = attempt.endpoint.name;
-      // The planner's view is fresh for the first attempt; later ones look again (a breaker may have opened meanwhile).
-      const now = attempt.n === 1 && !st.halfOpen.has(name) ? { state: 'ok' as const } : await health.availability(name);
-      if (now.state === 'cooling' || now.state === 'open') {
-        throw new GatewayError(CODES.skipped, `'${name}' is ${now.state === 'open' ? 'behind an open circuit breaker' : 'cooling down'}.`);
-      }
-      if (now.state === 'half_open') {
-        if (!(await health.acquireProbe(name))) throw new GatewayError(CODES.skipped, `'${name}' is being probed by another call.`);
-        st.probes.add(name);
-      }
-    },
+      return st ? probe(st, attempt) : undefined;
+    } : undefined,
 
     async failed(inv, attempt, err) {
-      const st = stateOf(inv);
+      const st = inv.route ? stateOf(inv) : undefined;
       const name = attempt.endpoint.name;
       if (!st || !inv.route) { inv.setHeader(HEADER_ENDPOINT, name); return undefined; }
       const { policy } = st;
@@ -190,7 +202,7 @@ function registerRouting(ctx: PluginContext<Record<string, unknown>>): void {
     succeeded(inv, attempt) {
       const name = attempt.endpoint.name;
       inv.setHeader(HEADER_ENDPOINT, name);
-      const st = stateOf(inv);
+      const st = inv.route ? stateOf(inv) : undefined;
       if (!st) return;
       const wasProbe = st.probes.delete(name);
       if (st.policy.breaker) health.recordSuccess(name, st.policy.breaker, wasProbe).catch(warn('recording a success'));
