@@ -1,60 +1,19 @@
+import 'reflect-metadata';
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Logger } from '@gatehouse/sdk';
-import type { PrimaryHandler } from './shared-state.js';
+import { STAGES, type Logger } from '@gatehouse/sdk';
+import { StartupError } from './config/errors.js';
+import { loadConfigFile } from './config/load.js';
+import { createLogger } from './logger.js';
+import { discover } from './plugins/discovery.js';
+import { loadPlugin, orderPlugins } from './plugins/load.js';
+import { resolveHostDir, runPrimaries, startGateway } from './server/server.js';
+import { MemoryState, servePrimary, workerLink, type PrimaryHandler } from './shared-state.js';
 import { VERSION } from './version.js';
 
-// The gateway loads only for a command that needs it: `--version` and `--help` answer without it
-// (about 0.1 s instead of loading the sdk, undici, ajv, yaml and Koa first).
-let STAGES: typeof import('@gatehouse/sdk').STAGES;
-let StartupError: typeof import('./config/errors.js').StartupError;
-let loadConfigFile: typeof import('./config/load.js').loadConfigFile;
-let createLogger: typeof import('./logger.js').createLogger;
-let discover: typeof import('./plugins/discovery.js').discover;
-let loadPlugin: typeof import('./plugins/load.js').loadPlugin;
-let orderPlugins: typeof import('./plugins/load.js').orderPlugins;
-let resolveHostDir: typeof import('./server/server.js').resolveHostDir;
-let runPrimaries: typeof import('./server/server.js').runPrimaries;
-let startGateway: typeof import('./server/server.js').startGateway;
-let MemoryState: typeof import('./shared-state.js').MemoryState;
-let servePrimary: typeof import('./shared-state.js').servePrimary;
-let workerLink: typeof import('./shared-state.js').workerLink;
-
-async function loadKernel(): Promise<void> {
-  await import('reflect-metadata');
-  const [sdk, errors, load, logger, discovery, plugins, server, shared] = await Promise.all([
-    import('@gatehouse/sdk'), import('./config/errors.js'), import('./config/load.js'), import('./logger.js'),
-    import('./plugins/discovery.js'), import('./plugins/load.js'), import('./server/server.js'), import('./shared-state.js'),
-  ]);
-  ({ STAGES } = sdk);
-  ({ StartupError } = errors);
-  ({ loadConfigFile } = load);
-  ({ createLogger } = logger);
-  ({ discover } = discovery);
-  ({ loadPlugin, orderPlugins } = plugins);
-  ({ resolveHostDir, runPrimaries, startGateway } = server);
-  ({ MemoryState, servePrimary, workerLink } = shared);
-}
-
-const HELP = `gatehouse ${VERSION} — an AI gateway, wire-compatible with the MLflow AI Gateway
-
-Usage:
-  gatehouse start --config-path FILE [--host 127.0.0.1] [--port 5000] [--workers 1] [--grace-period 30] [--no-watch]
-  gatehouse config validate FILE
-  gatehouse plugins list [--config-path FILE]
-  gatehouse --help | --version
-
-Options:
-  --config-path FILE   the gateway config (also MLFLOW_DEPLOYMENTS_CONFIG, MLFLOW_GATEWAY_CONFIG, GATEHOUSE_CONFIG)
-  --host HOST          address to listen on (default 127.0.0.1)
-  --port PORT          port to listen on (default 5000)
-  --workers N          worker processes sharing the port (default 1)
-  --grace-period S     seconds to let in-flight requests finish on SIGTERM/SIGINT (default 30)
-  --no-watch           do not reload the config when the file changes
-  --root DIR           the package whose dependencies are the installed plugins (also GATEHOUSE_ROOT)
-
-Signals: SIGHUP reloads the config (every worker under --workers); SIGTERM/SIGINT stop gracefully.
-Exit codes: 0 ok, 1 unexpected failure, 2 invalid config, plugin set or listen address.`;
+/** The usage text, shared with bin/gatehouse.js (which answers `--help` and `--version` without loading the kernel). */
+const HELP = readFileSync(new URL('../help.txt', import.meta.url), 'utf8').trimEnd().replace('{VERSION}', VERSION);
 
 const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
@@ -93,7 +52,6 @@ export async function main(argv: string[]): Promise<number> {
   const { values: o, positionals: [cmd, sub, arg] } = parsed;
   if (o.version) { out(VERSION); return 0; }
   if (o.help || !cmd) { out(HELP); return o.help ? 0 : 2; }
-  await loadKernel();
   try {
     if (cmd === 'start') return await start(o);
     if (cmd === 'config' && sub === 'validate') {

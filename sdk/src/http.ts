@@ -4,6 +4,7 @@
  */
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { GatewayError, isGatewayError, parseRetryAfter, type UpstreamFacts } from './errors.js';
+import { isBlank } from './json.js';
 
 export interface UpstreamRequest {
   url: string;
@@ -112,7 +113,7 @@ export function isJsonAnswer(res: UpstreamResponse): boolean {
  */
 export async function readJsonAnswer<T = any>(res: UpstreamResponse): Promise<T> {
   const text = await res.text();
-  if (!text.trim()) throw emptyUpstreamError(res.status);
+  if (isBlank(text)) throw emptyUpstreamError(res.status);
   let js: any;
   try { js = JSON.parse(text); } catch {
     throw new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', `The upstream answered with invalid JSON (status ${res.status}).`);
@@ -131,7 +132,7 @@ export async function readJsonAnswer<T = any>(res: UpstreamResponse): Promise<T>
 export function interpretUpstream(status: number, contentType: string, text: string, headers?: UpstreamResponse['headers']): unknown {
   const ct = mediaType(contentType);
   const ok = status >= 200 && status < 300;
-  if (!text.trim()) {
+  if (isBlank(text)) {
     if (ok) throw emptyUpstreamError(status);
     throw upstreamStatusError(status, `The upstream answered status ${status} with an empty body.`, headers);
   }

@@ -5,6 +5,15 @@
  */
 import { GatewayError } from './errors.js';
 
+/** True when text is empty or only whitespace: stops at the first other character (no trimmed copy of a large body). */
+export function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 10 && c !== 13 && c !== 9 && c !== 0xfeff && c !== 0xa0 && !(c > 127 && /\s/.test(text[i]!))) return false;
+  }
+  return true;
+}
+
 /** The default cap on nesting (objects and arrays) of a request body. */
 export const DEFAULT_MAX_JSON_DEPTH = 64;
 
@@ -62,7 +71,7 @@ export function invalidJsonError(_text: string, e: unknown): GatewayError {
  * const body = parseJsonBody(await readBody(req)); // throws GatewayErrors the surfaces render
  */
 export function parseJsonBody(text: string, opts: { maxDepth?: number } = {}): unknown {
-  if (!text.trim()) return undefined;
+  if (isBlank(text)) return undefined;
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
   const at = jsonDepthExceeded(text, maxDepth);
   if (at !== -1) {

@@ -118,6 +118,12 @@ function logError(logger: Logger, err: GatewayError, path: string, id: string, s
   }
 }
 
+/** One SSE frame: `data:` JSON, with an `event:` line for an item made by `sseEvent`. */
+const frameOf = (v: unknown): string => {
+  const e = v as { event?: unknown; data?: unknown } | null;
+  return e && typeof e === 'object' && SSE_EVENT in e ? `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n` : `data: ${JSON.stringify(v)}\n\n`;
+};
+
 /** Write server-sent events straight to the socket, with backpressure; errors after the start become a final event. */
 async function writeSse(res: ServerResponse, items: AsyncIterable<unknown>, surface: SurfaceDefinition, signal: AbortSignal, x: Exchange, onError: (e: GatewayError) => GatewayError) {
   const it = items[Symbol.asyncIterator]();
@@ -135,9 +141,7 @@ async function writeSse(res: ServerResponse, items: AsyncIterable<unknown>, surf
       if (step.done) { finished = true; break; }
       if (signal.aborted) break;
       x.chunks++;
-      const v = step.value as { event?: unknown; data?: unknown } | null;
-      const frame = v && typeof v === 'object' && SSE_EVENT in v ? `event: ${v.event}\ndata: ${JSON.stringify(v.data)}\n\n` : `data: ${JSON.stringify(step.value)}\n\n`;
-      if (!write(frame)) {
+      if (!write(frameOf(step.value))) {
         await new Promise<void>((resolve) => {
           const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
           res.on('drain', done); res.on('close', done);
@@ -150,9 +154,7 @@ async function writeSse(res: ServerResponse, items: AsyncIterable<unknown>, surf
     if (!signal.aborted) {
       const err = onError(toGatewayError(e));
       x.code = err.code; x.message = err.message;
-      const event = surface.renderStreamError?.(err) ?? { error: { message: err.expose ? err.message : 'Internal Server Error', type: err.type, code: err.code, status: err.status } };
-      const named = event && typeof event === 'object' && SSE_EVENT in (event as object);
-      write(named ? `event: ${(event as { event: string }).event}\ndata: ${JSON.stringify((event as { data: unknown }).data)}\n\n` : `data: ${JSON.stringify(event)}\n\n`);
+      write(frameOf(surface.renderStreamError?.(err) ?? { error: { message: err.expose ? err.message : 'Internal Server Error', type: err.type, code: err.code, status: err.status } }));
     }
   } finally {
     if (!finished) await it.return?.(undefined).catch(() => undefined);
