@@ -86,7 +86,8 @@ describe('gateway end to end (OpenAI provider against a fake upstream)', () => {
   });
 
   it('a client that disconnects mid-stream aborts the upstream call; others are unaffected', async () => {
-    up.on('POST /v1/chat/completions', { sse: [chunk('a'), chunk('b'), chunk('c'), chunk('d'), chunk(null, 'stop'), '[DONE]'], chunkDelayMs: 150 });
+    // The upstream sends three chunks and keeps its answer open (no finish, no [DONE]): only an abort can close it.
+    up.on('POST /v1/chat/completions', { sse: [chunk('a'), chunk('b'), chunk('c')], holdOpen: true });
     const ac = new AbortController();
     const res = await fetch(`${gw.url}/endpoints/chat/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...chatBody, stream: true }), signal: ac.signal });
     const reader = res.body!.getReader();
@@ -100,6 +101,23 @@ describe('gateway end to end (OpenAI provider against a fake upstream)', () => {
     await vi.waitFor(() => expect(gw.gateway.current().inflight()).toBe(0), { timeout: 2000, interval: 20 });
     expect(up.requests.length).toBe(upstreamRequests);
     expect((await postJson(`${gw.url}/endpoints/emb/invocations`, { input: 'x' })).status).toBe(200);
+  });
+
+  it('streams reuse the upstream keep-alive connection: [DONE] before the end of the body does not cut it', async () => {
+    // Each event its own write, [DONE] a moment before the body ends: the gateway stops reading at [DONE].
+    up.on('POST /v1/chat/completions', { sse: [chunk('a'), chunk('b'), chunk(null, 'stop'), '[DONE]'], splitEvery: 64, chunkDelayMs: 5 });
+    const closesBefore = up.closes.length;
+    await postJson(`${gw.url}/endpoints/chat/invocations`, { ...chatBody, stream: true });
+    await new Promise((r) => setTimeout(r, 50));
+    const connectionsBefore = up.connections;
+    for (let i = 0; i < 5; i++) {
+      const events = await readSse(await fetch(`${gw.url}/endpoints/chat/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...chatBody, stream: true }) }));
+      expect(events.map((e: any) => e.choices?.[0]?.delta?.content ?? null).join('')).toContain('ab');
+      // The gateway answers at [DONE]; the upstream's last bytes follow 5 ms later, then the connection is free again.
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(up.connections - connectionsBefore).toBe(0);
+    expect(up.closes.length).toBe(closesBefore);
   });
 
   it("the 'model' field is refused on MLflow invocation paths", async () => {

@@ -250,26 +250,50 @@ class UpstreamBody implements AsyncIterable<Uint8Array> {
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     const { raw, url, timeoutMs, hooks } = this;
-    const it = raw[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+    // Not destroyed when the reader stops early: see drainRest.
+    const it = raw.iterator({ destroyOnReturn: false }) as AsyncIterator<Uint8Array>;
     const t1 = hooks?.upstream ? performance.now() : 0;
     let finished = false;
-    const finish = () => {
+    const finish = (early: boolean) => {
       if (finished) return;
       finished = true;
-      if (!raw.destroyed) raw.destroy();
+      if (early) drainRest(raw);
+      else if (!raw.destroyed) raw.destroy();
       hooks?.upstream?.(performance.now() - t1, null);
     };
     return {
       next: () => it.next().then(
-        (step) => { if (step.done) finish(); return step; },
-        (e) => { finish(); throw transportError(e, url, timeoutMs); },
+        (step) => { if (step.done) finish(false); return step; },
+        (e) => { finish(false); throw transportError(e, url, timeoutMs); },
       ),
       return: async () => {
-        try { await it.return?.(); } finally { finish(); }
+        try { await it.return?.(); } finally { finish(true); }
         return { done: true as const, value: undefined };
       },
     };
   }
+}
+
+/** What is read of a body after its reader stopped early, at most, before the connection is given up. */
+const DRAIN_BYTES = 64 * 1024;
+const DRAIN_MS = 1000;
+
+/**
+ * A reader that stops early — a stream's `[DONE]` arrives just before the end of the chunked body —
+ * would destroy the body, and with it the keep-alive connection: every stream then paid a new TCP
+ * (and, to a real provider, TLS) handshake. Read what is left instead, up to 64 KiB and one
+ * second, so undici can reuse the connection; past that, or on an error, destroy it. A caller
+ * that disconnects aborts the request's signal, which destroys the body at once.
+ */
+function drainRest(raw: Dispatcher.ResponseData['body']): void {
+  if (raw.destroyed || raw.readableEnded) return;
+  let left = DRAIN_BYTES;
+  const timer = setTimeout(() => raw.destroy(), DRAIN_MS);
+  timer.unref();
+  raw.on('data', (c: Buffer) => { left -= c.length; if (left < 0) raw.destroy(); });
+  raw.once('close', () => clearTimeout(timer));
+  raw.on('error', () => undefined);
+  raw.resume();
 }
 
 /** Create the shared client. One per process is enough: undici pools connections per origin. */

@@ -39,7 +39,8 @@ export interface GatewayConfig {
 type Path = Array<string | number>;
 type Raw = Record<string, any>;
 
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, useDefaults: true });
+// Config schemas run once per load: skip ajv's code optimisation passes (about a third of the compile time at start-up).
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, useDefaults: true, code: { optimize: false } });
 const compiled = new WeakMap<object, ValidateFunction>();
 const compile = (schema: object): ValidateFunction => {
   let v = compiled.get(schema);

@@ -65,6 +65,8 @@ export interface FakeUpstream {
   closes: RecordedRequest[];
   /** Resolve true once `count` early closes were recorded in all, or false after `timeoutMs`. */
   waitForCloses(count?: number, timeoutMs?: number): Promise<boolean>;
+  /** TCP connections accepted so far: a client that reuses keep-alive connections opens few. */
+  readonly connections: number;
   reset(): void;
   close(): Promise<void>;
 }
@@ -187,7 +189,8 @@ export async function startFakeUpstream(routes: Record<string, FakeHandler | Fak
     if (f.holdOpen) return;
     res.end();
   });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  let connections = 0;
+  server.on('connection', (s) => { connections++; sockets.add(s); s.on('close', () => sockets.delete(s)); });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
 
@@ -203,6 +206,7 @@ export async function startFakeUpstream(routes: Record<string, FakeHandler | Fak
     on,
     reset() { requests.length = 0; closes.length = 0; for (const k of counters.keys()) counters.set(k, 0); },
     closes,
+    get connections() { return connections; },
     async waitForCloses(count = 1, timeoutMs = 2000) {
       const deadline = Date.now() + timeoutMs;
       while (closes.length < count) {
