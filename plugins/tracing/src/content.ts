@@ -155,8 +155,16 @@ const KEY_SHAPES: RegExp[] = [
   /((?:api[_-]?key|secret|token|password|authorization)["']?\s*[:=]\s*["']?)[^\s"',}]{6,}/gi,
 ];
 
+/** No KEY_SHAPES match is shorter (`token:` and six more characters). */
+const MIN_KEY_SHAPE = 12;
+/** A string that no KEY_SHAPES pattern can match fails this test (it is case-insensitive, a superset of theirs). */
+const MAYBE_KEY = /[spr]k-|akia|aiza|hf_|bearer|basic|api|secret|token|password|authorization/i;
+
 /** Mask key-shaped substrings (a best effort beside the kernel's exact scrubbing of configured keys). */
 export function redact(text: string, secrets: readonly string[] = []): string {
+  // Most strings (methods, paths, names, ids) cannot hold a key shape: the shortest match is 12
+  // characters and every shape has one of these words in it. One test instead of six replaces.
+  if (!secrets.length && (text.length < MIN_KEY_SHAPE || !MAYBE_KEY.test(text))) return text;
   let out = text;
   for (const s of secrets) if (s && s.length >= 6) out = out.split(s).join('[REDACTED]');
   for (const re of KEY_SHAPES) out = out.replace(re, (m, p1) => (typeof p1 === 'string' && /[:=]/.test(p1) ? `${p1}[REDACTED]` : '[REDACTED]'));

@@ -2,14 +2,17 @@
 import { randomFillSync } from 'node:crypto';
 
 const POOL = Buffer.allocUnsafe(4096);
+/** POOL as hex, made once per refill: an id is then a slice of it, not a conversion per id. */
+let hexPool = '';
 let offset = POOL.length;
 
 function randomHex(bytes: number): string {
-  if (offset + bytes > POOL.length) { randomFillSync(POOL); offset = 0; }
-  const hex = POOL.toString('hex', offset, offset + bytes);
+  if (offset + bytes > POOL.length) { randomFillSync(POOL); hexPool = POOL.toString('hex'); offset = 0; }
+  const at = offset;
   offset += bytes;
   // An all-zero id is invalid in W3C Trace Context; astronomically rare, but cheap to rule out.
-  return /^0+$/.test(hex) ? randomHex(bytes) : hex;
+  for (let i = at; i < at + bytes; i++) if (POOL[i] !== 0) return hexPool.slice(2 * at, 2 * (at + bytes));
+  return randomHex(bytes);
 }
 
 /** 32 lower-case hex digits. */

@@ -12,7 +12,7 @@ import {
 import { sectionSchema, settingsOf, type TracingSection, type TracingSettings } from './config.js';
 import { accumulateChunk, newAccumulator } from './content.js';
 import { formatTraceparent, newSpanId, newTraceId, parseTraceparent } from './ids.js';
-import { buildTrace, isFailed, keepReason, type RequestRecord, type Trace } from './model.js';
+import { buildTrace, isFailed, keepReason, type RequestRecord, type StageMark, type Trace } from './model.js';
 import { OtlpExport } from './otlp.js';
 import { TraceStore, type StoreOptions } from './store.js';
 import { tracesPage } from './view.js';
@@ -48,6 +48,44 @@ class Holders {
     await Promise.allSettled(all.map((i) => i.value.close()));
   }
 }
+
+/** Where other plugins find the trace context: `inv.state.get('tracing')` (e.g. the request log's `trace_id`). */
+const STATE_KEY = 'tracing';
+
+/**
+ * The value at `inv.state.get('tracing')`: the trace id, the root span id and the sampling
+ * decision, and (private, invisible to other plugins) what this plugin records for the request.
+ * Kept on the invocation itself rather than in a map keyed by it: no WeakMap entry per request.
+ */
+class TraceContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly sampled: boolean;
+  #rec: RequestRecord | undefined;
+
+  constructor(rec: RequestRecord) {
+    this.traceId = rec.traceId;
+    this.spanId = rec.rootSpanId;
+    this.sampled = rec.headSampled;
+    this.#rec = rec;
+  }
+
+  static recordOf(inv: Invocation): RequestRecord | undefined {
+    const c = inv.state.get(STATE_KEY);
+    return c instanceof TraceContext ? c.#rec : undefined;
+  }
+
+  /** The record, once: the request is finished, the context stays for the observers after this one. */
+  static take(inv: Invocation): RequestRecord | undefined {
+    const c = inv.state.get(STATE_KEY);
+    if (!(c instanceof TraceContext)) return undefined;
+    const rec = c.#rec;
+    c.#rec = undefined;
+    return rec;
+  }
+}
+
+const recordOf = TraceContext.recordOf;
 
 const ASSETS: Record<string, string> = {
   'traces.js': 'text/javascript; charset=utf-8',
@@ -115,7 +153,7 @@ export default definePlugin<TracingSection>({
     GW_ERR_TRACE_NOT_FOUND: { status: 404, expose: true, type: 'not_found_error' },
   },
 
-  register(ctx: PluginContext<TracingSection>) {
+  async register(ctx: PluginContext<TracingSection>) {
     const section = (ctx.config ?? {}) as TracingSection;
     const active = isActive(section as Record<string, unknown>, ctx.env as NodeJS.ProcessEnv);
     const settings = settingsOf(section, ctx.env as NodeJS.ProcessEnv);
@@ -137,13 +175,14 @@ export default definePlugin<TracingSection>({
         const e = new OtlpExport(o);
         return Object.assign(e, { close: () => e.shutdown() });
       });
+      // The SDK loads now, not at import: a gateway without OTLP export never loads it. A failure fails the plugin, as an import would.
+      try { await exp.ready(); } catch (e) { await holders.release(otlpKey); throw e; }
       otlp = exp;
       ctx.onClose(() => holders.release(otlpKey));
     }
     const counts = { seen: 0, kept: 0, skipped: 0, failed: 0 };
 
     if (active) {
-      const records = new WeakMap<Invocation, RequestRecord>();
       const sampled = (): boolean => settings.samplingRate >= 1 || (settings.samplingRate > 0 && ctx.random.next() < settings.samplingRate);
 
       const start = (inv: Invocation): RequestRecord => {
@@ -158,34 +197,44 @@ export default definePlugin<TracingSection>({
           output: null,
           firstChunkAt: null,
         };
-        records.set(inv, rec);
         inv.setHeader('traceparent', formatTraceparent(rec.traceId, rec.rootSpanId, rec.headSampled));
-        inv.state.set('tracing', { traceId: rec.traceId, spanId: rec.rootSpanId, sampled: rec.headSampled });
+        inv.state.set(STATE_KEY, new TraceContext(rec));
         return rec;
       };
 
       // A span per stage: join each stage first (`pre`) and time it until the next stage starts
-      // or its `next()` settles. Two clock reads and one small object per stage.
+      // or its `next()` settles (`buildTrace` takes the earlier). A stage whose `next()` already
+      // entered the next stage before returning ends there, so only the others (the first stage,
+      // for the error the request ended with, and any stage the pipeline left asynchronously, such
+      // as `invoke` and the last one) wait for their `next()`: no async frame, and a promise only
+      // where the settling time can matter.
       for (const stage of STAGES) {
-        ctx.use(stage, async (inv, next) => {
-          const rec = records.get(inv) ?? start(inv);
-          const mark = { stage, enter: performance.now(), settle: null as number | null, error: null as unknown };
-          rec.stages.push(mark);
+        ctx.use(stage, (inv, next) => {
+          const rec = recordOf(inv) ?? start(inv);
+          const marks = rec.stages;
+          const mark: StageMark = { stage, enter: performance.now(), settle: null, error: null };
+          const n = marks.push(mark);
+          let p: Promise<void>;
           try {
-            await next();
+            p = next();
           } catch (e) {
             mark.error = e;
-            throw e;
-          } finally {
             mark.settle = performance.now();
+            return Promise.reject(e);
           }
+          if (marks.length > n && n > 1) return p;
+          return p.then(() => { mark.settle = performance.now(); }, (e: unknown) => {
+            mark.error = e;
+            mark.settle = performance.now();
+            throw e;
+          });
         }, { order: 'pre' });
       }
 
       // Each attempt gets its own span id, sent upstream as its `traceparent`.
       ctx.attempts({
         before(inv, attempt) {
-          const rec = records.get(inv) ?? start(inv);
+          const rec = recordOf(inv) ?? start(inv);
           const spanId = newSpanId();
           rec.attemptSpans.set(attempt.n, spanId);
           attempt.upstreamHeaders.traceparent = formatTraceparent(rec.traceId, spanId, rec.headSampled || Boolean(rec.parent && rec.parent.flags & 1));
@@ -200,7 +249,7 @@ export default definePlugin<TracingSection>({
 
       ctx.observe({
         chunk(inv, chunk) {
-          const rec = records.get(inv);
+          const rec = recordOf(inv);
           if (!rec) return;
           if (rec.firstChunkAt === null) rec.firstChunkAt = performance.now();
           rec.output ??= newAccumulator();
@@ -211,8 +260,7 @@ export default definePlugin<TracingSection>({
           const inv = o.invocation;
           if (!inv && (settings.scope !== 'all' || o.path.startsWith(API) || o.path.startsWith(VIEW))) return;
           counts.seen++;
-          let rec = inv ? records.get(inv) : undefined;
-          if (inv) records.delete(inv);
+          let rec = inv ? TraceContext.take(inv) : undefined;
           const reason = keepReason(rec?.headSampled ?? sampled(), o.durationMs, isFailed(o), settings.slowThresholdMs);
           if (!reason) { counts.skipped++; return; }
           rec ??= { traceId: newTraceId(), rootSpanId: newSpanId(), parent: null, headSampled: false, stages: [], attemptSpans: new Map(), output: null, firstChunkAt: null };

@@ -123,7 +123,22 @@ const PROVIDER: Record<string, string> = {
 export const genAiProvider = (provider: string): string => PROVIDER[provider.toLowerCase().replace(/_/g, '-')] ?? provider;
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
-const iso = (epochMs: number): string => new Date(Math.round(epochMs)).toISOString();
+/** Before year 10000, `toISOString` is `YYYY-MM-DDTHH:mm:ss.sssZ`. */
+const ISO_PLAIN_BEFORE = 253_402_300_800_000;
+let isoSecond = NaN;
+let isoPrefix = '';
+/**
+ * `new Date(Math.round(epochMs)).toISOString()`, with the text up to the second kept from the
+ * last call: a trace's times fall within a few seconds, so most calls only append milliseconds.
+ */
+const iso = (epochMs: number): string => {
+  const ms = Math.round(epochMs);
+  if (!(ms >= 0 && ms < ISO_PLAIN_BEFORE)) return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) { isoPrefix = new Date(second * 1000).toISOString().slice(0, 20); isoSecond = second; }
+  const frac = ms - second * 1000;
+  return `${isoPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
+};
 
 /**
  * A timestamp → milliseconds from the request's start. Wall-clock times (attempts, events) are
@@ -145,7 +160,9 @@ function errorText(e: unknown): string {
 
 function cleanAttributes(attrs: Record<string, unknown>): Record<string, AttributeValue> {
   const out: Record<string, AttributeValue> = {};
-  for (const [k, v] of Object.entries(attrs)) {
+  for (const k in attrs) {
+    if (!Object.hasOwn(attrs, k)) continue;
+    const v = attrs[k];
     if (v === null || v === undefined) continue;
     if (typeof v === 'string') out[k] = redact(v);
     else if (typeof v === 'number' || typeof v === 'boolean') { if (typeof v !== 'number' || Number.isFinite(v)) out[k] = v; }

@@ -4,16 +4,41 @@
  * feeds an `OTLPTraceExporter` (JSON over HTTP). Endpoint, headers, timeout and compression come
  * from the config, else from the standard `OTEL_EXPORTER_OTLP_*` variables, which the exporter
  * reads itself; batch settings from the config, else `OTEL_BSP_*`.
+ *
+ * The SDK is loaded (`./otlp-sdk.js`, a dynamic import) only when an exporter is made: a gateway
+ * without `otlp:` never pays its start-up time or memory. This module itself imports no
+ * OpenTelemetry code, only types; the few API constants and time helpers spans need are below.
  */
-import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type SpanContext } from '@opentelemetry/api';
-import { millisToHrTime, hrTimeDuration } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { envDetector, detectResources, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { Attributes, HrTime, SpanContext, SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { TracingSettings } from './config.js';
 import type { Span, Trace } from './model.js';
+import type { SdkExport } from './otlp-sdk.js';
 
-const KIND: Record<Span['kind'], SpanKind> = { SERVER: SpanKind.SERVER, INTERNAL: SpanKind.INTERNAL, CLIENT: SpanKind.CLIENT };
+/** `SpanKind`, `SpanStatusCode` and `TraceFlags` values of `@opentelemetry/api` (fixed by the OTLP protocol). */
+export const OTEL = {
+  SpanKind: { INTERNAL: 0 as SpanKind.INTERNAL, SERVER: 1 as SpanKind.SERVER, CLIENT: 2 as SpanKind.CLIENT },
+  SpanStatusCode: { UNSET: 0 as SpanStatusCode.UNSET, ERROR: 2 as SpanStatusCode.ERROR },
+  TraceFlags: { SAMPLED: 1 as TraceFlags.SAMPLED },
+} as const;
+
+const KIND: Record<Span['kind'], SpanKind> = { SERVER: OTEL.SpanKind.SERVER, INTERNAL: OTEL.SpanKind.INTERNAL, CLIENT: OTEL.SpanKind.CLIENT };
+
+/** `millisToHrTime` of `@opentelemetry/core`: epoch milliseconds to [seconds, nanoseconds]. */
+export function millisToHrTime(epochMillis: number): HrTime {
+  const seconds = Math.trunc(epochMillis / 1000);
+  const nanos = Math.round((epochMillis % 1000) * 1e6);
+  return [seconds, nanos];
+}
+
+/** `hrTimeDuration` of `@opentelemetry/core`. */
+export function hrTimeDuration(start: HrTime, end: HrTime): HrTime {
+  let seconds = end[0] - start[0];
+  let nanos = end[1] - start[1];
+  if (nanos < 0) { seconds -= 1; nanos += 1e9; }
+  return [seconds, nanos];
+}
 
 export const SCOPE = { name: '@gatehouse/plugin-tracing', version: '0.2.0' };
 
@@ -62,7 +87,7 @@ export function genAiOutputMessages(outputs: Record<string, unknown> | null | un
 /** The trace's spans as finished OpenTelemetry spans. */
 export function toReadableSpans(trace: Trace, resource: Resource): ReadableSpan[] {
   const t0 = Date.parse(trace.start_time);
-  const ctx = (spanId: string, remote = false): SpanContext => ({ traceId: trace.trace_id, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: remote });
+  const ctx = (spanId: string, remote = false): SpanContext => ({ traceId: trace.trace_id, spanId, traceFlags: OTEL.TraceFlags.SAMPLED, isRemote: remote });
   const ids = new Set(trace.spans.map((s) => s.span_id));
   const root = trace.spans[0];
   const serving = [...trace.spans].reverse().find((s) => s.kind === 'CLIENT' && s.status.code === 'OK');
@@ -92,7 +117,7 @@ export function toReadableSpans(trace: Trace, resource: Resource): ReadableSpan[
       startTime: start,
       endTime: end,
       duration: hrTimeDuration(start, end),
-      status: s.status.code === 'ERROR' ? { code: SpanStatusCode.ERROR, message: s.status.message } : { code: SpanStatusCode.UNSET },
+      status: s.status.code === 'ERROR' ? { code: OTEL.SpanStatusCode.ERROR, message: s.status.message } : { code: OTEL.SpanStatusCode.UNSET },
       attributes,
       links: [],
       events: s.events.map((e) => ({
@@ -121,31 +146,52 @@ function flatAttributes(attrs: Record<string, unknown>): Attributes {
   return out;
 }
 
+/** The SDK half, loaded once per process on first use. */
+let sdkModule: Promise<typeof import('./otlp-sdk.js')> | null = null;
+const loadSdk = () => (sdkModule ??= import('./otlp-sdk.js'));
+
+/**
+ * An OTLP exporter. Made synchronously; the SDK loads in the background (`ready()` resolves when
+ * it has, or rejects when it cannot be loaded or the exporter cannot be made). Traces exported
+ * before then wait, at most the batch queue's size of them, and go out once it is loaded.
+ */
 export class OtlpExport {
-  private readonly processor: BatchSpanProcessor;
-  private readonly resource: Resource;
+  private sdk: SdkExport | null = null;
+  private failed: unknown = null;
+  private pending: Trace[] = [];
+  private readonly loaded: Promise<SdkExport>;
   private exported = 0;
 
-  constructor(settings: NonNullable<TracingSettings['otlp']>) {
-    const exporter = new OTLPTraceExporter({
-      ...(settings.url ? { url: settings.url } : {}),
-      ...(Object.keys(settings.headers).length ? { headers: settings.headers } : {}),
-      ...(settings.timeoutMs ? { timeoutMillis: settings.timeoutMs } : {}),
-      ...(settings.compression ? { compression: settings.compression as never } : {}),
-    });
-    this.processor = new BatchSpanProcessor(exporter, settings.batch);
-    // OTEL_RESOURCE_ATTRIBUTES adds to the resource; the service name is the config's, else OTEL_SERVICE_NAME, else `gatehouse`.
-    this.resource = detectResources({ detectors: [envDetector] })
-      .merge(resourceFromAttributes({ 'service.name': settings.serviceName }));
+  constructor(private readonly settings: NonNullable<TracingSettings['otlp']>) {
+    this.loaded = loadSdk().then((m) => {
+      const sdk = m.createSdkExport(settings);
+      this.sdk = sdk;
+      for (const t of this.pending) this.send(sdk, t);
+      this.pending = [];
+      return sdk;
+    }, (e: unknown) => { throw new Error(`cannot load the OpenTelemetry SDK: ${(e as Error).message}`, { cause: e }); });
+    this.loaded.catch((e: unknown) => { this.failed = e; this.pending = []; });
   }
 
+  /** Resolves once the SDK is loaded and the exporter made; rejects if either failed. */
+  async ready(): Promise<void> { await this.loaded; }
+
   export(trace: Trace): void {
-    for (const span of toReadableSpans(trace, this.resource)) this.processor.onEnd(span);
+    if (this.sdk) this.send(this.sdk, trace);
+    else if (!this.failed && this.pending.length < (this.settings.batch.maxQueueSize ?? 2048)) this.pending.push(trace);
+  }
+
+  private send(sdk: SdkExport, trace: Trace): void {
+    for (const span of toReadableSpans(trace, sdk.resource)) sdk.processor.onEnd(span);
     this.exported++;
   }
 
   stats() { return { exported_traces: this.exported }; }
 
-  forceFlush(): Promise<void> { return this.processor.forceFlush(); }
-  shutdown(): Promise<void> { return this.processor.shutdown(); }
+  async forceFlush(): Promise<void> { await (await this.loaded).processor.forceFlush(); }
+  async shutdown(): Promise<void> {
+    let sdk: SdkExport;
+    try { sdk = await this.loaded; } catch { return; }
+    await sdk.processor.shutdown();
+  }
 }

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import { hrTimeDuration as otelDuration, millisToHrTime as otelMillis } from '@opentelemetry/core';
 import { GatewayError } from '@gatehouse/sdk';
-import { OtlpExport } from '../src/otlp.js';
+import { hrTimeDuration, millisToHrTime, OTEL, OtlpExport } from '../src/otlp.js';
 import { settingsOf } from '../src/config.js';
 import { buildTrace, type RequestRecord } from '../src/model.js';
 import { startCollector, type Collector } from './collector.js';
@@ -77,5 +78,28 @@ describe('OTLP export', () => {
     } finally {
       for (const k of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_HEADERS']) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
     }
+  });
+
+  it("builds spans without loading the SDK: its constants and time helpers are the SDK's own", () => {
+    expect(OTEL).toEqual({
+      SpanKind: { INTERNAL: SpanKind.INTERNAL, SERVER: SpanKind.SERVER, CLIENT: SpanKind.CLIENT },
+      SpanStatusCode: { UNSET: SpanStatusCode.UNSET, ERROR: SpanStatusCode.ERROR },
+      TraceFlags: { SAMPLED: TraceFlags.SAMPLED },
+    });
+    const times = [0, 1, 999.9999, 1000, 1_796_000_000_000, 1_796_000_000_123.4567, 1_796_000_000_999.9996, Date.now() + 0.25];
+    for (const t of times) expect(millisToHrTime(t)).toEqual(otelMillis(t));
+    for (const a of times) for (const b of times) expect(hrTimeDuration(millisToHrTime(a), millisToHrTime(b))).toEqual(otelDuration(otelMillis(a), otelMillis(b)));
+  });
+
+  it('holds traces exported before the SDK has loaded, and sends them once it has', async () => {
+    const s = settingsOf({ otlp: { endpoint: `${collector.url}/v1/traces`, batch: { scheduled_delay_ms: 10 } } }, {});
+    const exp = new OtlpExport(s.otlp!);
+    const trace = sampleTrace();
+    exp.export(trace);
+    await exp.ready();
+    await exp.forceFlush();
+    await expect.poll(() => collector.spans.length, { timeout: 5000 }).toBe(trace.spans.length);
+    expect(exp.stats()).toEqual({ exported_traces: 1 });
+    await exp.shutdown();
   });
 });

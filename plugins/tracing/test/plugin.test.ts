@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import plugin, { arrivalPerf, isActive, settingsOf } from '../src/index.js';
-import { chatResponse, fakeContext, invocation, outcome, routeRequest, attempt, endpoint } from './fixtures.js';
+import { GatewayError } from '@gatehouse/sdk';
+import { chatResponse, fakeContext, invocation, outcome, routeRequest, attempt, endpoint, sleep } from './fixtures.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'gatehouse-tracing-plugin-')); });
@@ -69,6 +70,39 @@ describe('register', () => {
     const stages = one.json.spans.filter((s: any) => s.kind === 'INTERNAL').map((s: any) => s.name);
     expect(stages).toContain('stage invoke');
     expect(one.json.spans.find((s: any) => s.kind === 'CLIENT').span_id).toBe(inv.attempts[0]!.upstreamHeaders.traceparent!.split('-')[2]);
+    await f.close();
+  });
+
+  it('times each stage until the next began or its own next() settled, blames the innermost failed stage, and leaves other plugins the trace context', async () => {
+    const f = fakeContext({ sampling_rate: 1, dir, flush_interval_ms: 1, stage_min_ms: 0 });
+    await plugin.register(f.ctx);
+    const inv = invocation();
+    const t0 = Date.now();
+    const err = new GatewayError('GW_ERR_UPSTREAM_STATUS', 'bad gateway', { status: 502 });
+    await expect(f.run(inv, {
+      admit: async () => { await sleep(15); },
+      invoke: async () => { await sleep(25); throw err; },
+    })).rejects.toBe(err);
+    expect(inv.state.get('tracing')).toEqual({ traceId: expect.stringMatching(/^[0-9a-f]{32}$/), spanId: expect.stringMatching(/^[0-9a-f]{16}$/), sampled: true });
+    f.finish(outcome(inv, { startedAt: t0, durationMs: Date.now() - t0, status: 502, code: 'GW_ERR_UPSTREAM_STATUS', message: 'bad gateway' }));
+    // Other observers after this one still find the trace id.
+    expect((inv.state.get('tracing') as { traceId: string }).traceId).toMatch(/^[0-9a-f]{32}$/);
+    const id = (inv.state.get('tracing') as { traceId: string }).traceId;
+    const one = (await f.route('GET', '/api/gatehouse/traces/:id').handler(routeRequest({}, { id }) as never, {} as never)) as { json: any };
+    const stages = Object.fromEntries(one.json.spans.filter((s: any) => s.kind === 'INTERNAL').map((s: any) => [s.name, s]));
+    expect(Object.keys(stages)).toEqual(['stage receive', 'stage admit', 'stage route', 'stage invoke']);
+    expect(stages['stage admit'].duration_ms).toBeGreaterThanOrEqual(14);
+    expect(stages['stage receive'].duration_ms).toBeLessThan(10);
+    // Each stage ends where the next began...
+    for (const [a, b] of [['receive', 'admit'], ['admit', 'route'], ['route', 'invoke']]) {
+      const sa = stages[`stage ${a}`], sb = stages[`stage ${b}`];
+      expect(sa.start_offset_ms + sa.duration_ms).toBeCloseTo(sb.start_offset_ms, 2);
+    }
+    // ...and the last one when its next() settled.
+    expect(stages['stage invoke'].duration_ms).toBeGreaterThanOrEqual(24);
+    expect(stages['stage invoke'].status).toEqual({ code: 'ERROR', message: 'GW_ERR_UPSTREAM_STATUS: bad gateway' });
+    expect(['stage receive', 'stage admit', 'stage route'].map((n) => stages[n].status.code)).toEqual(['OK', 'OK', 'OK']);
+    expect(one.json.status).toBe('ERROR');
     await f.close();
   });
 

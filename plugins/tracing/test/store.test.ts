@@ -93,6 +93,90 @@ describe('TraceStore', () => {
     expect(t.duration_ms).toBe(1042);
     await store.close();
   });
+
+  it('writes a batch several files at a time: every file whole, index lines in finishing order, shared ids merged in order', async () => {
+    const root = join(dir, 'traces');
+    const store = new TraceStore(options(root, { batchSize: 200, queueSize: 200, flushIntervalMs: 10_000 }), clock(Date.now()), silent);
+    const id = newTraceId();
+    const shared = (i: number) => trace({ trace_id: id, start_time: `2026-12-01T10:00:0${i}.000Z`, spans: [{ ...trace().spans[0]!, span_id: `aaaaaaaaaaaaaaa${i}`, parent_id: '1111111111111111' }] });
+    const all: Trace[] = [];
+    for (let i = 0; i < 60; i++) {
+      // Three requests of one caller trace among the others: one file, merged in the order they finished.
+      const t = i % 20 === 5 ? shared(i / 20 | 0) : trace({ duration_ms: i * 7, status: i % 9 ? 'OK' : 'ERROR' });
+      all.push(t);
+      expect(store.enqueue(t)).toBe(true);
+    }
+    await store.flush();
+    expect(store.stats()).toMatchObject({ queued: 0, written: 60, failed: 0 });
+    const files = readdirSync(join(root, '2026-12-01'));
+    expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(files).toHaveLength(58);
+    for (const t of all.filter((x) => x.trace_id !== id)) {
+      expect(JSON.parse(readFileSync(join(root, '2026-12-01', `${t.trace_id}.json`), 'utf8'))).toEqual(t);
+    }
+    const merged = (await store.get(id))!;
+    expect(merged.request_count).toBe(3);
+    expect(merged.spans.map((s) => s.span_id)).toEqual(['aaaaaaaaaaaaaaa0', 'aaaaaaaaaaaaaaa1', 'aaaaaaaaaaaaaaa2']);
+    const lines = [
+      ...readJsonl(join(root, 'indexes', 'by_status', 'OK', '2026-12-01.jsonl')),
+      ...readJsonl(join(root, 'indexes', 'by_status', 'ERROR', '2026-12-01.jsonl')),
+    ];
+    expect(lines).toHaveLength(60);
+    const order = (status: string) => all.filter((t) => t.status === status).map((t) => t.request_id);
+    expect(readJsonl(join(root, 'indexes', 'by_status', 'OK', '2026-12-01.jsonl')).map((e) => e.request_id)).toEqual(order('OK'));
+    expect(readJsonl(join(root, 'indexes', 'by_status', 'ERROR', '2026-12-01.jsonl')).map((e) => e.request_id)).toEqual(order('ERROR'));
+    await store.close();
+  });
+
+  it('counts a trace it could not write and leaves it out of the indexes; the rest of the batch is written', async () => {
+    const root = join(dir, 'traces');
+    const store = new TraceStore(options(root, { flushIntervalMs: 10_000 }), clock(Date.now()), silent);
+    const good = trace();
+    const bad = trace({ start_time: '2026-12-03T10:00:00.000Z' });
+    // A file where the day's directory should be: that day cannot be written.
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, '2026-12-03'), 'not a directory');
+    store.enqueue(bad);
+    store.enqueue(good);
+    await store.flush();
+    expect(store.stats()).toMatchObject({ written: 1, failed: 1 });
+    expect(readJsonl(join(root, 'indexes', 'by_status', 'OK', '2026-12-01.jsonl')).map((e) => e.trace_id)).toEqual([good.trace_id]);
+    expect(existsSync(join(root, 'indexes', 'by_status', 'OK', '2026-12-03.jsonl'))).toBe(false);
+    await store.close();
+  });
+
+  it('starts another writer thread when the one it had is gone', async () => {
+    const root = join(dir, 'traces');
+    const store = new TraceStore(options(root, { flushIntervalMs: 10_000 }), clock(Date.now()), silent);
+    store.enqueue(trace());
+    await store.flush();
+    const writer = (store as unknown as { writer: { worker: { terminate(): Promise<number> } | null } }).writer;
+    expect(writer.worker).not.toBeNull();
+    await writer.worker!.terminate();
+    await expect.poll(() => writer.worker).toBeNull();
+    const t = trace();
+    store.enqueue(t);
+    await store.flush();
+    expect(store.stats()).toMatchObject({ written: 2, failed: 0 });
+    expect(existsSync(join(root, '2026-12-01', `${t.trace_id}.json`))).toBe(true);
+    await store.close();
+    expect(writer.worker).toBeNull();
+  });
+
+  it('ends its writer thread after a while with nothing to write, and starts one again for the next batch', async () => {
+    const root = join(dir, 'traces');
+    const store = new TraceStore(options(root, { flushIntervalMs: 10_000, writerIdleMs: 30 }), clock(Date.now()), silent);
+    const writer = (store as unknown as { writer: { worker: unknown } }).writer;
+    store.enqueue(trace());
+    await store.flush();
+    expect(writer.worker).not.toBeNull();
+    await expect.poll(() => writer.worker, { timeout: 5000 }).toBeNull();
+    store.enqueue(trace());
+    await store.flush();
+    expect(store.stats()).toMatchObject({ written: 2, failed: 0 });
+    expect(readdirSync(join(root, '2026-12-01'))).toHaveLength(2);
+    await store.close();
+  });
 });
 
 describe('listTraces and readTrace', () => {
@@ -201,6 +285,48 @@ describe('retention', () => {
     const left = readdirSync(join(root, '2026-12-01')).map((f) => f.slice(0, 32));
     const indexed = readJsonl(join(root, 'indexes', 'by_status', 'OK', '2026-12-01.jsonl')).map((e) => e.trace_id);
     expect(indexed.sort()).toEqual(left.sort());
+  });
+
+  it('deletes and rewrites only inside `exclusive`, reading an index there: a line appended while it scanned stays', async () => {
+    const root = join(dir, 'traces');
+    plant(root, '2026-11-30', 3, 1000);
+    plant(root, '2026-12-01', 10, 1000);
+    const late = trace({ start_time: '2026-12-01T11:59:59.000Z' });
+    const calls: string[] = [];
+    const r = await sweep(root, Date.parse('2026-12-01T12:00:00Z'), {
+      retentionDays: 30, maxTotalBytes: 6_000,
+      exclusive: async (fn) => {
+        calls.push(readdirSync(root).filter((d) => d.startsWith('2026')).join(','));
+        // What the store's writer could append while the sweep was scanning, just before this step.
+        if (calls.length === 2) writeFileSync(join(root, 'indexes', 'by_status', 'OK', '2026-12-01.jsonl'), JSON.stringify({ trace_id: late.trace_id, start_ms: 1 }) + '\n', { flag: 'a' });
+        return fn();
+      },
+    });
+    // First the older day (whole), then the oldest files of the last one.
+    expect(calls).toEqual(['2026-11-30,2026-12-01', '2026-12-01']);
+    expect(r.removedDays).toEqual(['2026-11-30']);
+    expect(r.removedFiles).toBeGreaterThan(0);
+    const indexed = readJsonl(join(root, 'indexes', 'by_status', 'OK', '2026-12-01.jsonl')).map((e) => e.trace_id);
+    expect(indexed).toContain(late.trace_id);
+    expect(indexed.filter((id) => id !== late.trace_id).sort()).toEqual(readdirSync(join(root, '2026-12-01')).map((f) => f.slice(0, 32)).sort());
+  });
+
+  it('sizes the store on its writer thread when the store sweeps, with the same outcome', async () => {
+    const root = join(dir, 'traces');
+    plant(root, '2026-11-29', 5, 1000);
+    plant(root, '2026-11-30', 5, 1000);
+    plant(root, '2026-12-01', 10, 1000);
+    const store = new TraceStore(options(root, { retentionDays: 30, maxTotalBytes: 6_000 }), clock(Date.parse('2026-12-01T12:00:00Z')), silent);
+    const r = await store.sweep();
+    expect(r.removedDays).toEqual(['2026-11-29', '2026-11-30']);
+    expect(r.removedFiles).toBeGreaterThan(0);
+    expect(r.totalBytes).toBeLessThanOrEqual(6_000);
+    const left = readdirSync(join(root, '2026-12-01')).map((f) => f.slice(0, 32));
+    expect(left.length).toBe(10 - r.removedFiles);
+    const indexed = readJsonl(join(root, 'indexes', 'by_status', 'OK', '2026-12-01.jsonl')).map((e) => e.trace_id);
+    expect(indexed.sort()).toEqual(left.sort());
+    expect(store.stats().bytesEstimate).toBe(r.totalBytes);
+    await store.close();
   });
 
   it('runs from the store on its own after a write when due (fake clock)', async () => {
