@@ -1,34 +1,51 @@
 /**
  * Counters and histograms for the per-request path. prom-client's own hash and validate their
  * label object on every call (about 2-3 µs each, and a request touches ten of them); these keep
- * one series per label-value tuple in a Map keyed by the joined values, and hand prom-client the
- * same `get()` shape its own metrics do, so the registry renders them and its cluster aggregator
- * sums them like any other metric.
+ * one series per label-value tuple, found through one Map per label (no key string joined and
+ * hashed per call: the values are mostly the same configured strings, whose hashes V8 keeps),
+ * and hand prom-client the same `get()` shape its own metrics do, so the registry renders them
+ * and its cluster aggregator sums them like any other metric.
  */
 import type { Registry } from 'prom-client';
 
 type Value = { labels: Record<string, string | number>; value: number; metricName?: string };
 
-const SEP = '\u0001';
+/** Label value -> the next label's index, or (at the last label) the series. */
+type Index<S> = Map<string, Index<S> | S>;
 
 abstract class FastMetric<S> {
-  protected readonly series = new Map<string, S>();
+  /** Every series, in the order first used (the order `get()` lists them). */
+  protected readonly series: S[] = [];
+  private readonly index: Index<S> = new Map();
+  private only: S | undefined;
   readonly aggregator = 'sum';
   abstract readonly type: 'counter' | 'histogram';
   constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[], registry: Registry) {
     registry.registerMetric(this as never);
   }
 
-  /** The series of these label values (in `labelNames` order), made on first use. */
+  /** The series of these label values (in `labelNames` order; a missing one is ''), made on first use. */
   protected at(values: readonly string[]): S {
-    const key = values.length === 1 ? values[0]! : values.join(SEP);
-    let s = this.series.get(key);
-    if (!s) {
-      const labels: Record<string, string> = {};
-      for (let i = 0; i < this.labelNames.length; i++) labels[this.labelNames[i]!] = values[i] ?? '';
-      s = this.make(labels);
-      this.series.set(key, s);
+    const last = this.labelNames.length - 1;
+    if (last < 0) return this.only ??= this.add(values);
+    let node = this.index;
+    for (let i = 0; i < last; i++) {
+      const v = values[i] ?? '';
+      let next = node.get(v) as Index<S> | undefined;
+      if (!next) { next = new Map(); node.set(v, next); }
+      node = next;
     }
+    const v = values[last] ?? '';
+    let s = node.get(v) as S | undefined;
+    if (!s) { s = this.add(values); node.set(v, s); }
+    return s;
+  }
+
+  private add(values: readonly string[]): S {
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < this.labelNames.length; i++) labels[this.labelNames[i]!] = values[i] ?? '';
+    const s = this.make(labels);
+    this.series.push(s);
     return s;
   }
 
@@ -50,7 +67,7 @@ export class FastCounter extends FastMetric<CounterSeries> {
 
   async get() {
     const values: Value[] = [];
-    for (const s of this.series.values()) values.push({ labels: { ...s.labels }, value: s.value });
+    for (const s of this.series) values.push({ labels: { ...s.labels }, value: s.value });
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 }
@@ -79,7 +96,7 @@ export class FastHistogram extends FastMetric<HistogramSeries> {
   async get() {
     const values: Value[] = [];
     const bucket = `${this.name}_bucket`;
-    for (const s of this.series.values()) {
+    for (const s of this.series) {
       let acc = 0;
       for (let i = 0; i < this.buckets.length; i++) {
         acc += s.counts[i]!;

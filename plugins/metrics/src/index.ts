@@ -4,7 +4,7 @@
  * `x-gatehouse-overhead-ms` header on every pipeline answer.
  */
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { definePlugin, type PluginContext } from '@gatehouse/sdk';
+import { definePlugin, type Invocation, type PluginContext } from '@gatehouse/sdk';
 import { overheadMs, parseListen } from './labels.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { serveMetrics } from './server.js';
@@ -67,15 +67,17 @@ export default definePlugin<MetricsConfig>({
     m.generationStarted(ctx.clock.now());
 
     // Outermost in the pipeline, so errors of any stage get the header too; for streams next()
-    // returns once the first chunk is there.
-    ctx.use('receive', async (inv, next) => {
-      try {
-        await next();
-      } finally {
-        const ms = overheadMs(performance.now(), inv);
-        m.answerReady(inv, ms);
-        inv.setHeader(OVERHEAD_HEADER, ms.toFixed(2));
-      }
+    // returns once the first chunk is there. A `then` on next()'s promise, not an async function
+    // with try/finally: one promise per request instead of the async function's and its await's.
+    const ready = (inv: Invocation): void => {
+      const ms = overheadMs(performance.now(), inv);
+      m.answerReady(inv, ms);
+      inv.setHeader(OVERHEAD_HEADER, ms.toFixed(2));
+    };
+    ctx.use('receive', (inv, next) => {
+      let p: Promise<void>;
+      try { p = next(); } catch (e) { p = Promise.reject(e); }
+      return p.then(() => ready(inv), (e: unknown) => { ready(inv); throw e; });
     }, { order: 'pre' });
 
     ctx.observe({

@@ -35,10 +35,12 @@ export function targetLabels(inv: Invocation | null | undefined): TargetLabels {
   return { endpoint: e.endpoint, route: inv.route?.name ?? NONE, provider: e.provider, model: e.model };
 }
 
-/** `2xx`, `4xx`, ... */
+const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+/** `2xx`, `4xx`, ... (the same string each time: it keys a label lookup per request). */
 export function statusClass(status: number): string {
   if (!Number.isFinite(status) || status < 100 || status > 599) return 'other';
-  return `${Math.floor(status / 100)}xx`;
+  return STATUS_CLASSES[Math.floor(status / 100)]!;
 }
 
 /** An error code as a label: catalogued codes only (built-ins and plugin codes registered at load). */

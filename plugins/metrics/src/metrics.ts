@@ -113,12 +113,11 @@ export function createMetrics(options: MetricsOptions = {}) {
       if (mark?.stream) activeStreams.dec(mark.stream);
       const own = mark?.overheadMs ?? Math.max(0, o.durationMs - o.upstreamMs);
       overhead.observe([surface, t.endpoint, t.route], own / 1000);
-      const target = [surface, t.endpoint, t.route, t.provider, t.model];
-      if (o.stream && o.chunks > 0 && o.ttfbMs !== null) ttft.observe(target, Math.max(0, o.ttfbMs) / 1000);
+      if (o.stream && o.chunks > 0 && o.ttfbMs !== null) ttft.observe([surface, t.endpoint, t.route, t.provider, t.model], Math.max(0, o.ttfbMs) / 1000);
       const input = o.usage?.prompt_tokens;
       const output = o.usage?.completion_tokens;
-      if (input && input > 0) tokens.inc([...target, 'input'], input);
-      if (output && output > 0) tokens.inc([...target, 'output'], output);
+      if (input && input > 0) tokens.inc([surface, t.endpoint, t.route, t.provider, t.model, 'input'], input);
+      if (output && output > 0) tokens.inc([surface, t.endpoint, t.route, t.provider, t.model, 'output'], output);
       for (const ev of inv.events) {
         if (!COUNTED_EVENTS.has(ev.name)) continue;
         events.inc([ev.name, t.endpoint, t.route]);

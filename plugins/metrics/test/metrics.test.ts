@@ -192,6 +192,19 @@ describe('FastCounter and FastHistogram', () => {
     ].join('\n'));
     expect(() => new FastCounter('t_total', 'again', [], registry)).toThrow(/already been registered/);
   });
+
+  it('keeps one series per label tuple, listed in the order first used', async () => {
+    const registry = new Registry();
+    const c = new FastCounter('u_total', 'help', ['a', 'b', 'c'], registry);
+    const tuples = [['x', 'y', 'z'], ['x', 'y', 'q'], ['x', 'w', 'z'], ['w', 'y', 'z'], ['x\u0001y', 'z', ''], ['x', 'y\u0001z', '']];
+    for (const [i, t] of tuples.entries()) for (let n = 0; n <= i; n++) c.inc(t);
+    c.inc(['x', 'y', 'z'], 10);
+    const none = new FastCounter('v_total', 'help', [], registry);
+    none.inc([]); none.inc([], 2);
+    const values = (await c.get()).values;
+    expect(values.map((v) => [v.labels.a, v.labels.b, v.labels.c, v.value])).toEqual(tuples.map((t, i) => [...t, i === 0 ? 11 : i + 1]));
+    expect((await none.get()).values).toEqual([{ labels: {}, value: 3 }]);
+  });
 });
 
 describe('serveMetrics', () => {

@@ -4,6 +4,8 @@
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import { definePlugin } from '@gatehouse/sdk';
 import { STATE_KEY, buildLine, chunkText, levelOf, type LineOptions } from './line.js';
+import { lineDestination, type Sink } from './destination.js';
+import { isoTime, lineText } from './text.js';
 
 export { buildLine, chunkText, levelOf, pathOnly, requestText, responseText, traceIdOf, truncate, TRACING_STATE_KEY, type RequestLine } from './line.js';
 
@@ -18,17 +20,13 @@ export interface RequestLogConfig {
   content_max_chars?: number;
 }
 
-type Sink = DestinationStream & { end(): void; once(ev: string, fn: () => void): unknown; flushSync?(): void };
-
 /** Lines waiting for a slow destination beyond this are dropped (and counted), never queued without bound. */
 export const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /** A pino destination for `stdout`, `stderr` or a file path. Asynchronous writes, flushed when the gateway stops. */
 export function openDestination(destination: string, onDrop?: (bytes: number) => void): Sink {
   const dest = destination === 'stdout' ? 1 : destination === 'stderr' ? 2 : destination;
-  const sink = pino.destination({ dest, sync: false, mkdir: typeof dest === 'string', append: true, minLength: 0, maxLength: MAX_BUFFERED_BYTES }) as unknown as Sink & { on(ev: 'drop', fn: (data: string) => void): unknown };
-  if (onDrop) sink.on('drop', (data) => onDrop(Buffer.byteLength(data)));
-  return sink;
+  return lineDestination(dest, MAX_BUFFERED_BYTES, onDrop);
 }
 
 function closeDestination(sink: Sink): Promise<void> {
@@ -41,7 +39,7 @@ function closeDestination(sink: Sink): Promise<void> {
 
 /** A pino logger writing request lines (no pid/hostname: the line is about the request). */
 export function requestLogger(sink: DestinationStream, level: string): PinoLogger {
-  return pino({ level, base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, sink);
+  return pino({ level, base: null, timestamp: isoTime, messageKey: 'msg' }, sink);
 }
 
 export default definePlugin<RequestLogConfig>({
@@ -85,7 +83,11 @@ export default definePlugin<RequestLogConfig>({
       finish(o) {
         const level = levelOf(o.status);
         if (!log.isLevelEnabled(level)) return;
-        log[level](buildLine(o, opts), 'request');
+        // The text pino would write, made without pino; pino writes the rare line with a value lineText leaves to it.
+        const line = buildLine(o, opts);
+        const text = lineText(line, level);
+        if (text === null) log[level](line, 'request');
+        else sink.write(text);
       },
     });
   },

@@ -1,8 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import plugin, { buildLine, chunkText, levelOf, openDestination, pathOnly, requestLogger, responseText, traceIdOf } from '../src/index.js';
+import { isoTime, lineText } from '../src/text.js';
 import { fakeAttempt as attempt, fakeEndpoint as endpoint, fakeInvocation as invocation, fakeOutcome as outcome, fakeRoute as route } from '@gatehouse/sdk/testing';
 
 const opts = { includeContent: false, maxContentChars: 2000 };
@@ -74,6 +76,64 @@ describe('buildLine', () => {
   });
 });
 
+describe('lineText', () => {
+  afterEach(() => { vi.useRealTimers(); });
+
+  /** What pino itself writes for `log[level](line, 'request')`. */
+  function pinoText(line: object, level: 'info' | 'warn' | 'error'): string {
+    let text = '';
+    requestLogger({ write: (s: string) => { text += s; } }, 'info')[level](line, 'request');
+    return text;
+  }
+
+  it('formats the time as pino.stdTimeFunctions.isoTime does', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    for (const t of [0, 999, 1000, 1_764_570_000_000, 1_764_570_000_999, 1_764_570_001_000, 1_764_570_001_001, 1_764_570_060_042, 253_402_300_800_000, -1, -1001]) {
+      vi.setSystemTime(t);
+      expect(isoTime()).toBe(pino.stdTimeFunctions.isoTime());
+      expect(isoTime()).toBe(pino.stdTimeFunctions.isoTime()); // the cached text too
+    }
+  });
+
+  it('writes what pino writes, byte for byte, for every field buildLine sets', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(1_764_570_000_123);
+    const a = endpoint('a', 'openai', 'gpt-4o'), b = endpoint('b "quoted"', 'anthropic', null);
+    const emoji = '\u{1F600}'.repeat(5); // cut in half by the truncation below: a lone surrogate
+    const odd = ['plain', 'with "quotes" and \\ backslash', 'new\nline\ttab\u0001', 'é ü \u2028 \u{1F600}', '\ud800 lone', `long ${'x\ud800"'.repeat(40)}`, `\\ud800 escaped`, ''];
+    const lines = [];
+    for (const [i, text] of odd.entries()) {
+      const inv = invocation({
+        id: `req-${text}`, target: text, route: route(`split-${text}`, ['a', 'b']), endpoint: b,
+        attempts: [attempt(1, a, { upstreamMs: 30, error: 'GW_ERR_UPSTREAM_STATUS' }), attempt(2, b, { upstreamMs: 70 })],
+        events: [{ name: 'fallback_triggered', at: 1 }, { name: text, at: 2 }],
+        body: { messages: [{ role: 'user', content: `${text}${emoji}` }] },
+      });
+      inv.state.set('tracing', { traceId: text });
+      inv.result = { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `${emoji}${text}` }, finish_reason: 'stop' }] } as never;
+      const o = outcome({ id: text, invocation: inv, path: `/p/${text}?k=v`, route: text, status: [200, 404, 502][i % 3], code: 'GW_ERR_UPSTREAM_STATUS', message: `upstream said: ${text}`,
+        durationMs: [112.345, Number.NaN, Infinity, -0, 1e21, 0.1 + 0.2, 5e-7, 3][i]!, upstreamMs: 100, ttfbMs: i % 2 ? null : 110,
+        caller: { name: text, scopes: [] }, client: { ip: text }, usage: i % 2 ? null : { prompt_tokens: 5, completion_tokens: undefined as never, total_tokens: 12 } });
+      lines.push(buildLine(o, { includeContent: true, maxContentChars: 10 + i }), buildLine(o, opts));
+    }
+    lines.push(buildLine(outcome({ method: 'GET', path: '/nope', route: null, surface: null, status: 404, code: 'GW_ERR_ROUTE_NOT_FOUND' }), opts));
+    // Every optional member is in at least one line.
+    expect(lines[0]).toHaveProperty('message');
+    expect(lines[0]).toHaveProperty('events');
+    expect(lines[0]).toHaveProperty('request');
+    expect(lines[0]).toHaveProperty('response');
+    for (const line of lines) {
+      for (const level of ['info', 'warn', 'error'] as const) expect(lineText(line, level)).toBe(pinoText(line, level));
+    }
+  });
+
+  it('leaves values it does not copy pino on to pino', () => {
+    const line = buildLine(outcome(), opts);
+    expect(lineText({ ...line, caller: 10n as never }, 'info')).toBeNull();
+    expect(lineText({ ...line, tokens: { input: 1, output: 2, total: 3n as never } }, 'info')).toBeNull();
+  });
+});
+
 /** A fake registration context that records what the plugin did. */
 function fakeContext(config: Record<string, unknown>) {
   const kept = new Map<string, { value: unknown; dispose?: (v: any) => unknown }>();
@@ -128,6 +188,26 @@ describe('the plugin', () => {
     await on.dispose();
     const [line] = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(line).toMatchObject({ response: 'Hello', request: '[{"role":"user","content":"hi"}]' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps lines whole and in order, across turns of the event loop and through pino', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'request-log-'));
+    const file = join(dir, 'order.log');
+    const sink = openDestination(file);
+    const log = requestLogger(sink, 'info');
+    const expected: number[] = [];
+    for (let turn = 0; turn < 5; turn++) {
+      for (let i = 0; i < 200; i++) {
+        const n = turn * 1000 + i;
+        expected.push(n);
+        if (i % 3) sink.write(`${JSON.stringify({ n, pad: 'x'.repeat(i) })}\n`);
+        else log.info({ n }, 'request');
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise<void>((r) => { sink.once('close', () => r()); sink.end(); });
+    expect(readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).n)).toEqual(expected);
     rmSync(dir, { recursive: true, force: true });
   });
 
