@@ -10,20 +10,8 @@ import mlflow from '@gatehouse/plugin-mlflow';
 import openaiCompat from '@gatehouse/plugin-openai-compat';
 import routing from '@gatehouse/plugin-routing';
 import openai from '@gatehouse/provider-openai';
+import { answer, CHAT, chunk, streamOf } from './helpers/upstream-answers.js';
 
-const CHAT = 'POST /v1/chat/completions';
-const answer = (who: string) => ({
-  json: {
-    id: `chatcmpl-${who}`, object: 'chat.completion', created: 1, model: `model-${who}`,
-    choices: [{ index: 0, message: { role: 'assistant', content: `from ${who}` }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
-  },
-});
-const chunk = (who: string, content: string | null, finish: string | null = null) => ({
-  id: `chatcmpl-${who}`, object: 'chat.completion.chunk', created: 1, model: `model-${who}`,
-  choices: [{ index: 0, delta: content === null ? {} : { role: 'assistant', content }, finish_reason: finish }],
-});
-const streamOf = (who: string): FakeHandler => ({ sse: [chunk(who, 'hello '), chunk(who, `from ${who}`), chunk(who, null, 'stop'), '[DONE]'] });
 const fail503: FakeHandler = { status: 503, json: { error: { message: 'overloaded' } } };
 const MSG = { messages: [{ role: 'user', content: 'hi' }] };
 

@@ -9,21 +9,9 @@ import mlflow from '@gatehouse/plugin-mlflow';
 import openaiCompat from '@gatehouse/plugin-openai-compat';
 import routing from '@gatehouse/plugin-routing';
 import openai from '@gatehouse/provider-openai';
+import { answer, CHAT, chunk, streamOf as stream } from './helpers/upstream-answers.js';
 
-const CHAT = 'POST /v1/chat/completions';
 const MSG = { messages: [{ role: 'user', content: 'hi' }] };
-const answer = (who: string) => ({
-  json: {
-    id: `chatcmpl-${who}`, object: 'chat.completion', created: 1, model: `model-${who}`,
-    choices: [{ index: 0, message: { role: 'assistant', content: `from ${who}` }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
-  },
-});
-const chunk = (who: string, content: string | null, finish: string | null = null) => ({
-  id: `chatcmpl-${who}`, object: 'chat.completion.chunk', created: 1, model: `model-${who}`,
-  choices: [{ index: 0, delta: content === null ? {} : { role: 'assistant', content }, finish_reason: finish }],
-});
-const stream = (who: string) => ({ sse: [chunk(who, 'hello '), chunk(who, `from ${who}`), chunk(who, null, 'stop'), '[DONE]'] });
 
 /** A seeded PRNG (mulberry32): a "real" random sequence that is the same on every run. */
 function mulberry32(seed: number) {
