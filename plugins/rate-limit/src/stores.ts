@@ -87,6 +87,13 @@ export function createRedisClient(o: RedisStoreOptions): Redis {
     up = false;
     o.onState?.(false, e.message);
   });
+  // A dropped connection is down at once, whether or not a reconnect attempt fails before the
+  // server is back ('error' comes only from a failed attempt; a quick restart never shows one).
+  client.on('close', () => {
+    if (up === true) o.logger.warn(`rate-limit: lost the connection to Redis at ${shown}; reconnecting`);
+    if (up !== false) o.onState?.(false, 'connection closed');
+    up = false;
+  });
   client.on('end', () => { up = false; o.onState?.(false, 'connection ended'); });
   return client;
 }

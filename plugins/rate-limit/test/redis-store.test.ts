@@ -1,5 +1,5 @@
 /** The Lua bounded add against a real redis-server: same decisions as the in-memory store, exact under concurrency. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import { silentLogger } from '@gatehouse/sdk/testing';
 import { adjust, peek, take } from '../src/bucket.js';
@@ -79,6 +79,31 @@ describe.skipIf(!hasRedis)('Redis store (real redis-server)', () => {
     const t0 = Date.now();
     await expect(take(redisStore(slowSide, 'slow:'), 'k', rate, Date.now())).rejects.toThrow(/timed out/i);
     expect(Date.now() - t0).toBeLessThan(900);
+  });
+
+  it('a server that dies and is back before the first reconnect attempt is still seen down, then connected again', async () => {
+    // Its own server: killing the shared one would disturb the other tests.
+    const own = await startRedis();
+    const lines: string[] = [];
+    const states: boolean[] = [];
+    const log = (level: string) => (msg: string) => { lines.push(`${level}: ${msg}`); };
+    const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: () => logger };
+    const c = createRedisClient({ uri: own.url, timeoutMs: 500, keyPrefix: 'r:', logger, onState: (up) => states.push(up) });
+    clients.push(c);
+    try {
+      expect(await whenReady(c, 5000)).toBe(true);
+      await own.kill();
+      await own.restart(); // usually back before ioredis's first retry (100 ms): no 'error' is ever emitted
+      await vi.waitFor(() => expect(c.status).toBe('ready'), { timeout: 10_000, interval: 20 });
+      expect(states[0]).toBe(true);
+      expect(states).toContain(false);
+      expect(states.at(-1)).toBe(true);
+      expect(lines.filter((l) => l.startsWith('info: rate-limit: connected to Redis'))).toHaveLength(2);
+      expect(lines.some((l) => l.startsWith('warn: rate-limit: lost the connection to Redis'))).toBe(true);
+    } finally {
+      c.disconnect();
+      await own.stop();
+    }
   });
 
   it('a wrong password and an unreachable server fail the operation (the fail mode decides), never hang', async () => {
