@@ -3,7 +3,6 @@
  * distribution installs, from a config given as YAML text or an object.
  */
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,24 +74,4 @@ export async function readSse(res: Response): Promise<any[]> {
   });
 }
 
-export interface Answer { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any }
-
-/** One request on its own connection (`agent: false`), so a `--workers` cluster spreads requests over its workers. */
-export function callOnNewConnection(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = httpRequest(url, { method, agent: false, headers: { ...(data ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { text += c; });
-      res.on('end', () => {
-        let json: any;
-        try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+export { call as callOnNewConnection, type Answer } from '../../plugins/rate-limit/test/processes.js';

@@ -14,11 +14,14 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Answer { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any }
 
-/** One request on its own connection (agent: false), so a cluster spreads requests over its workers. */
-export function call(method: string, url: string, body?: unknown): Promise<Answer> {
+/**
+ * One request on its own connection (agent: false), so a cluster spreads requests over its workers.
+ * Kernel-free: test/helpers/gateway.ts re-exports it as `callOnNewConnection`.
+ */
+export function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = httpRequest(url, { method, agent: false, headers: data ? { 'content-type': 'application/json' } : {} }, (res) => {
+    const req = httpRequest(url, { method, agent: false, headers: { ...(data ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { text += c; });
