@@ -89,8 +89,9 @@ export function createRedisClient(o: RedisStoreOptions): Redis {
   });
   // A dropped connection is down at once, whether or not a reconnect attempt fails before the
   // server is back ('error' comes only from a failed attempt; a quick restart never shows one).
+  // (A `quit()` at shutdown or reload closes it too: status 'end' then, and nothing to warn about.)
   client.on('close', () => {
-    if (up === true) o.logger.warn(`rate-limit: lost the connection to Redis at ${shown}; reconnecting`);
+    if (up === true && client.status === 'reconnecting') o.logger.warn(`rate-limit: lost the connection to Redis at ${shown}; reconnecting`);
     if (up !== false) o.onState?.(false, 'connection closed');
     up = false;
   });
