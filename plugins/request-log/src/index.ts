@@ -18,15 +18,20 @@ export interface RequestLogConfig {
   include_content?: boolean;
   /** Longest content logged per field, in characters. Default 2000. */
   content_max_chars?: number;
+  /** Longest a line waits before it is written, in ms (lines are written together). Default 100; 0: at the end of the event-loop turn. */
+  flush_interval_ms?: number;
 }
+
+/** How long lines wait by default before they are written together. */
+export const DEFAULT_FLUSH_INTERVAL_MS = 100;
 
 /** Lines waiting for a slow destination beyond this are dropped (and counted), never queued without bound. */
 export const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /** A pino destination for `stdout`, `stderr` or a file path. Asynchronous writes, flushed when the gateway stops. */
-export function openDestination(destination: string, onDrop?: (bytes: number) => void): Sink {
+export function openDestination(destination: string, onDrop?: (bytes: number) => void, flushIntervalMs = 0): Sink {
   const dest = destination === 'stdout' ? 1 : destination === 'stderr' ? 2 : destination;
-  return lineDestination(dest, MAX_BUFFERED_BYTES, onDrop);
+  return lineDestination(dest, MAX_BUFFERED_BYTES, onDrop, flushIntervalMs);
 }
 
 function closeDestination(sink: Sink): Promise<void> {
@@ -53,6 +58,7 @@ export default definePlugin<RequestLogConfig>({
         destination: { type: 'string', minLength: 1, default: 'stdout', description: 'stdout, stderr or a file path' },
         include_content: { type: 'boolean', default: false },
         content_max_chars: { type: 'integer', minimum: 0, default: 2000 },
+        flush_interval_ms: { type: 'integer', minimum: 0, maximum: 10_000, default: DEFAULT_FLUSH_INTERVAL_MS, description: 'longest a line waits before it is written; 0: at the end of the event-loop turn' },
       },
     },
   },
@@ -60,6 +66,7 @@ export default definePlugin<RequestLogConfig>({
   register(ctx) {
     const cfg = ctx.config ?? {};
     const destination = cfg.destination ?? 'stdout';
+    const flushMs = cfg.flush_interval_ms ?? DEFAULT_FLUSH_INTERVAL_MS;
     // The destination lives for the process (a reload that keeps it reuses the open file); the
     // logger is per configuration, so a new level applies at once.
     const sink = ctx.keep(`destination:${destination}`, () => {
@@ -67,8 +74,10 @@ export default definePlugin<RequestLogConfig>({
       return openDestination(destination, (bytes) => {
         // One warning per 1,000 drops: a stuck destination must not flood the gateway's own log.
         if (dropped++ % 1000 === 0) ctx.logger.warn(`request-log: ${destination} is not keeping up; dropped ${dropped} write(s) so far`, { bytes });
-      });
+      }, flushMs);
     }, closeDestination);
+    // A reload that keeps the destination applies a new interval to it.
+    sink.holdFor?.(flushMs);
     const log = requestLogger(sink, cfg.level ?? 'info');
     const opts: LineOptions = { includeContent: cfg.include_content === true, maxContentChars: cfg.content_max_chars ?? 2000 };
 

@@ -211,6 +211,31 @@ describe('the plugin', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('holds lines for the flush interval and writes them together; 64 KiB waiting go at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'request-log-'));
+    const file = join(dir, 'held.log');
+    const read = () => { try { return readFileSync(file, 'utf8'); } catch { return ''; } };
+    const sink = openDestination(file, undefined, 300);
+    try {
+      sink.write('{"n":1}\n');
+      await new Promise((r) => setImmediate(r));
+      sink.write('{"n":2}\n');
+      await new Promise((r) => setTimeout(r, 50));
+      // Two turns later, still held (a write per turn is what the interval saves).
+      expect(read()).toBe('');
+      await vi.waitFor(() => expect(read()).toBe('{"n":1}\n{"n":2}\n'), { timeout: 3000, interval: 20 });
+      // A long interval: what passes 64 KiB is written without waiting for it.
+      sink.holdFor?.(60_000);
+      const big = `${JSON.stringify({ pad: 'x'.repeat(70 * 1024) })}\n`;
+      sink.write(big);
+      await vi.waitFor(() => expect(read().length).toBe(16 + big.length), { timeout: 3000, interval: 20 });
+      // end() writes what is held at once.
+      sink.write('{"n":3}\n');
+      await new Promise<void>((r) => { sink.once('close', () => r()); sink.end(); });
+      expect(read().endsWith('{"n":3}\n')).toBe(true);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
   it('writes through pino with no base fields', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'request-log-'));
     const file = join(dir, 'x.log');
