@@ -9,7 +9,7 @@
  * lines are joined, encoded once, and sonic-boom only queues and writes buffers. Lines stay whole
  * and in order.
  *
- * Lines are held for up to `flushIntervalMs` (or until 64 KiB wait), then handed over as one
+ * Lines are held for up to `flushIntervalMs` (or until 16 KiB wait), then handed over as one
  * buffer: each `fs.write` costs about 40 µs of CPU here (≈9 µs on the event loop, the rest in
  * libuv's thread pool), so a write per request was the largest cost of the request log at low
  * concurrency. With 0 they go at the end of the turn they were written in (`setImmediate`).
@@ -24,8 +24,12 @@ export type Sink = DestinationStream & {
   holdFor?(ms: number): void;
 };
 
-/** Lines waiting beyond this many characters are handed over at once, whatever the interval. */
-const HAND_OVER_CHARS = 64 * 1024;
+/**
+ * Lines waiting beyond this many characters are handed over at once, whatever the interval:
+ * sonic-boom's largest write (`maxWrite`), so a write never carries more than it did when
+ * sonic-boom grouped lines itself (appends of whole lines by several workers stay whole).
+ */
+const HAND_OVER_CHARS = 16 * 1024;
 
 interface Sonic {
   write(data: Buffer): boolean;
@@ -59,6 +63,7 @@ class TurnBuffer implements Sink {
 
   write(line: string): boolean {
     if (this.ended) return this.sonic.write(Buffer.from(line));
+    if (this.pending !== '' && this.pending.length + line.length > HAND_OVER_CHARS) this.handOver();
     if (this.pending === '') {
       holding.add(this);
       if (this.flushIntervalMs > 0) {

@@ -211,7 +211,7 @@ describe('the plugin', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('holds lines for the flush interval and writes them together; 64 KiB waiting go at once', async () => {
+  it('holds lines for the flush interval and writes them together; past 16 KiB they go at once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'request-log-'));
     const file = join(dir, 'held.log');
     const read = () => { try { return readFileSync(file, 'utf8'); } catch { return ''; } };
@@ -224,11 +224,17 @@ describe('the plugin', () => {
       // Two turns later, still held (a write per turn is what the interval saves).
       expect(read()).toBe('');
       await vi.waitFor(() => expect(read()).toBe('{"n":1}\n{"n":2}\n'), { timeout: 3000, interval: 20 });
-      // A long interval: what passes 64 KiB is written without waiting for it.
+      // A long interval: lines that would pass 16 KiB go without waiting for it, whole.
       sink.holdFor?.(60_000);
-      const big = `${JSON.stringify({ pad: 'x'.repeat(70 * 1024) })}\n`;
-      sink.write(big);
-      await vi.waitFor(() => expect(read().length).toBe(16 + big.length), { timeout: 3000, interval: 20 });
+      const line = (n: number) => `${JSON.stringify({ n, pad: 'x'.repeat(6000) })}\n`;
+      sink.write(line(10));
+      sink.write(line(11));
+      expect(read()).toBe('{"n":1}\n{"n":2}\n');
+      sink.write(line(12)); // would pass 16 KiB: the two before it go now
+      await vi.waitFor(() => expect(read()).toBe(`{"n":1}\n{"n":2}\n${line(10)}${line(11)}`), { timeout: 3000, interval: 20 });
+      const big = `${JSON.stringify({ pad: 'x'.repeat(20 * 1024) })}\n`;
+      sink.write(big); // alone past 16 KiB: line 12 goes, then this one
+      await vi.waitFor(() => expect(read().endsWith(`${line(12)}${big}`)).toBe(true), { timeout: 3000, interval: 20 });
       // end() writes what is held at once.
       sink.write('{"n":3}\n');
       await new Promise<void>((r) => { sink.once('close', () => r()); sink.end(); });
