@@ -317,7 +317,7 @@ export default definePlugin<TracingSection>({
           limit,
         };
         if (!store) return { headers: NO_CACHE, json: { traces: [], next_before: null, stats: statsOf() } };
-        await store.flush();
+        await store.settle();
         const traces = await store.list(query);
         const last = traces[traces.length - 1];
         return { headers: NO_CACHE, json: { traces, next_before: traces.length === limit && last ? last.start_ms : null, stats: statsOf() } };
@@ -335,7 +335,7 @@ export default definePlugin<TracingSection>({
       },
       handler: async (req) => {
         const id = (req.params.id ?? '').toLowerCase();
-        if (store) await store.flush();
+        if (store) await store.settle();
         const trace = store ? await store.get(id) : null;
         if (!trace) throw new GatewayError('GW_ERR_TRACE_NOT_FOUND', `No trace '${req.params.id}' in the trace store.`);
         return { headers: NO_CACHE, json: trace };

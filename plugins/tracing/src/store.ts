@@ -320,6 +320,15 @@ export class TraceStore {
     while (this.sweeping) await this.sweeping;
   }
 
+  /**
+   * Write everything queued so far, without waiting for a retention sweep's scan (seconds on a
+   * large store): what the read API runs, so a trace just finished is listed while a sweep is
+   * under way. A sweep's deletion step in progress holds writing off, and so this, briefly.
+   */
+  settle(): Promise<void> {
+    return this.flushWrites(true);
+  }
+
   /** Write what is queued, after a write in progress. What the timer runs (`all` false): it never waits for a sweep's scan. */
   private async flushWrites(all: boolean): Promise<void> {
     while (this.running) await this.running;

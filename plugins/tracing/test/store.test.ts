@@ -329,6 +329,34 @@ describe('retention', () => {
     await store.close();
   });
 
+  it('settle() writes what is queued without waiting for the scan of a sweep in progress', async () => {
+    const root = join(dir, 'traces');
+    plant(root, '2020-01-01', 3);
+    const store = new TraceStore(options(root, { sweeps: true }), clock(Date.parse('2026-12-01T12:00:00Z')), silent);
+    // A scan that takes long (a store of many files): held until released here.
+    const writer = (store as unknown as { writer: { list(dir: string): Promise<unknown> } }).writer;
+    const list = writer.list.bind(writer);
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    writer.list = async (d: string) => { await held; return list(d); };
+    try {
+      store.enqueue(trace());
+      await store.settle(); // the first write starts the sweep, whose scan now waits
+      const late = trace();
+      store.enqueue(late);
+      await store.settle();
+      expect((store as unknown as { sweeping: unknown }).sweeping).not.toBeNull();
+      expect((await store.list({ limit: 10 })).map((e) => e.trace_id)).toContain(late.trace_id);
+      expect(await store.get(late.trace_id)).not.toBeNull();
+      expect(store.stats().lastSweep).toBeNull();
+    } finally { release(); }
+    // flush() still waits for the sweep.
+    await store.flush();
+    expect(store.stats().lastSweep).toBe(Date.parse('2026-12-01T12:00:00Z'));
+    expect(existsSync(join(root, '2020-01-01'))).toBe(false);
+    await store.close();
+  });
+
   it('runs from the store on its own after a write when due (fake clock)', async () => {
     const root = join(dir, 'traces');
     plant(root, '2020-01-01', 3);
