@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '@gatehouse/sdk/testing';
-import { postJson, readSse, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { callOnNewConnection, postJson, readSse, startTestGateway, type TestGateway } from './helpers/gateway.js';
 
 const KEY = 'sk-secret-test-key-0123456789';
 const chatBody = { messages: [{ role: 'user', content: 'hi' }] };
@@ -118,6 +118,31 @@ describe('gateway end to end (OpenAI provider against a fake upstream)', () => {
     }
     expect(up.connections - connectionsBefore).toBe(0);
     expect(up.closes.length).toBe(closesBefore);
+  });
+
+  it('a stream answer goes out with its first event in one write, not the headers alone first', async () => {
+    up.on('POST /v1/chat/completions', { sse: [chunk('a'), chunk('b'), chunk(null, 'stop'), '[DONE]'] });
+    // Each write the gateway makes on the connection (Node's net.Socket: one _writeGeneric call per write or writev).
+    const writes: string[] = [];
+    const server = gw.gateway.server!;
+    const watch = (sock: import('node:net').Socket) => {
+      const s = sock as unknown as { _writeGeneric(writev: boolean, data: unknown, encoding: string, cb: unknown): unknown };
+      expect(typeof s._writeGeneric).toBe('function');
+      const orig = s._writeGeneric;
+      s._writeGeneric = function (writev, data, encoding, cb) {
+        const parts = writev ? (data as Array<{ chunk: Buffer | string }>).map((d) => String(d.chunk)) : [String(data)];
+        writes.push(parts.join(''));
+        return orig.call(this, writev, data, encoding, cb);
+      };
+    };
+    server.on('connection', watch);
+    try {
+      // A connection of its own (agent: false), so the watcher sees it from its start.
+      const r = await callOnNewConnection('POST', `${gw.url}/endpoints/chat/invocations`, { ...chatBody, stream: true });
+      expect(r.status).toBe(200);
+      expect(r.text).toContain('"content":"a"');
+    } finally { server.off('connection', watch); }
+    expect(writes[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n[0-9a-f]+\r\ndata: \{"id":"c1"/);
   });
 
   it("the 'model' field is refused on MLflow invocation paths", async () => {

@@ -128,9 +128,12 @@ const frameOf = (v: unknown): string => {
 async function writeSse(res: ServerResponse, items: AsyncIterable<unknown>, surface: SurfaceDefinition, signal: AbortSignal, x: Exchange, onError: (e: GatewayError) => GatewayError) {
   const it = items[Symbol.asyncIterator]();
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...x.out });
-  res.flushHeaders();
+  // The headers go with the first event, in one write, when it is ready now (a pipeline stream is
+  // primed: its first chunk is); otherwise on their own at the next turn.
+  let early: NodeJS.Immediate | null = setImmediate(() => { early = null; if (!res.headersSent && !res.destroyed) res.flushHeaders(); });
   let finished = false;
   const write = (s: string) => {
+    if (early) { clearImmediate(early); early = null; }
     if (x.ttfb === null) x.ttfb = performance.now() - x.t0;
     x.bytes += Buffer.byteLength(s);
     return res.write(s);
@@ -157,6 +160,7 @@ async function writeSse(res: ServerResponse, items: AsyncIterable<unknown>, surf
       write(frameOf(surface.renderStreamError?.(err) ?? { error: { message: err.expose ? err.message : 'Internal Server Error', type: err.type, code: err.code, status: err.status } }));
     }
   } finally {
+    if (early) { clearImmediate(early); early = null; }
     if (!finished) await it.return?.(undefined).catch(() => undefined);
     res.end();
   }
