@@ -281,6 +281,8 @@ describe('contract v2: observers and attempts', () => {
     const [stream, json, unknown, badJson, missing] = rec.outcomes;
     expect(stream).toMatchObject({ status: 200, stream: true, chunks: 3, code: null, usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 }, route: '/call/:name', aborted: false });
     expect(stream!.invocation?.endpoint?.name).toBe('a');
+    // The kernel's first_token event names the attempt that streamed (tracing places it by that).
+    expect(stream!.invocation?.events).toEqual([expect.objectContaining({ name: 'first_token', attributes: { attempt: 1 } })]);
     expect(stream!.ttfbMs).toBeGreaterThanOrEqual(0);
     expect(rec.chunks).toEqual(['a', 'b', '-']);
     expect(json).toMatchObject({ status: 200, stream: false, usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } });

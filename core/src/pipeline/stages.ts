@@ -78,7 +78,8 @@ async function primed(source: AsyncIterable<UnifiedChunk>, inv: Invocation, deps
   const seen = (step: IteratorResult<UnifiedChunk>): IteratorResult<UnifiedChunk> => {
     if (step.done) return step;
     const c = step.value;
-    if (st.chunks++ === 0) { st.firstChunkAt = performance.now(); inv.event('first_token'); }
+    // The event names its attempt: its wall-clock time alone (whole ms) cannot place it on the attempt's span.
+    if (st.chunks++ === 0) { st.firstChunkAt = performance.now(); inv.event('first_token', { attempt: inv.attempts.length }); }
     if (c.usage) st.usage = addUsage(st.usage, c.usage);
     for (const o of deps.observers) if (o.chunk) try { o.chunk(inv, c); } catch (e) { deps.onObserverError(e, 'chunk'); }
     return step;
