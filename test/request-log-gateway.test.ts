@@ -3,13 +3,15 @@
  * caller from the auth plugin and the trace id from the tracing plugin; no keys, no content
  * unless configured.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startFakeUpstream, type FakeUpstream } from '@gatehouse/sdk/testing';
 import { postJson, readSse, startTestGateway } from './helpers/gateway.js';
+import { call, startCli } from '../plugins/rate-limit/test/processes.js';
+import { freePort } from '../plugins/rate-limit/test/redis-server.js';
 
 const PROVIDER_KEY = 'sk-planted-provider-key-31c9e0f2aa';
 const USER_KEY = 'gw-user-key-7d1f0c2b9e8a';
@@ -106,4 +108,27 @@ describe('request log', () => {
     expect(lines[2]).toMatchObject({ level: 40, status: 404, path: '/endpoints/nope/invocations' });
     expect(lines[2]).not.toHaveProperty('request');
   });
+});
+
+// A device whose every write fails with ENOSPC: a full disk.
+describe.skipIf(!existsSync('/dev/full'))('a request log whose destination fails', () => {
+  it('warns, keeps serving, and the process still stops at once (no exit hang on a failed flush)', async () => {
+    const gw = await startCli({
+      endpoints: [{ name: 'chat', endpoint_type: 'llm/v1/chat', model: { provider: 'mock', name: 'mock-chat' } }],
+      'request-log': { destination: '/dev/full', flush_interval_ms: 0 },
+    }, { port: await freePort() });
+    try {
+      for (let i = 0; i < 5; i++) expect((await call('POST', `${gw.url}/endpoints/chat/invocations`, { messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
+      expect((await call('GET', `${gw.url}/health`)).status).toBe(200);
+      const warned = gw.logs().filter((l) => String(l.msg).startsWith('request-log: cannot write to /dev/full (ENOSPC)'));
+      expect(warned).toHaveLength(1);
+      expect(gw.child.exitCode).toBeNull();
+      // SIGTERM: the lines still held cannot be written; the exit must not wait for them.
+      const t0 = Date.now();
+      process.kill(gw.child.pid!, 'SIGTERM');
+      const code = await new Promise<number | null>((r) => gw.child.once('exit', (c) => r(c)));
+      expect(code).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally { await gw.stop(); }
+  }, 30_000);
 });

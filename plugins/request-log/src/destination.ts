@@ -13,10 +13,16 @@
  * buffer: each `fs.write` costs about 40 µs of CPU here (≈9 µs on the event loop, the rest in
  * libuv's thread pool), so a write per request was the largest cost of the request log at low
  * concurrency. With 0 they go at the end of the turn they were written in (`setImmediate`).
- * They also go at `end()`/`flushSync()`, and, should the process exit first, in an `exit` hook;
- * a process killed outright loses at most the last interval's lines.
+ * They also go at `end()`, and, should the process exit first, in an `exit` hook; a process
+ * killed outright loses at most the last interval's lines.
  */
-import { pino, type DestinationStream } from 'pino';
+import { writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { DestinationStream } from 'pino';
+import type { SonicBoom as SonicBoomClass } from 'sonic-boom';
+
+// sonic-boom is CommonJS whose module.exports is the class (its types say `export default`).
+const SonicBoom = createRequire(import.meta.url)('sonic-boom') as typeof SonicBoomClass;
 
 export type Sink = DestinationStream & {
   end(): void; once(ev: string, fn: () => void): unknown; flushSync?(): void;
@@ -34,21 +40,56 @@ const HAND_OVER_CHARS = 16 * 1024;
 interface Sonic {
   write(data: Buffer): boolean;
   end(): void;
-  flushSync(): void;
   flush(cb?: (err?: Error) => void): void;
   once(ev: string, fn: (...args: never[]) => void): unknown;
   on(ev: string, fn: (...args: never[]) => void): unknown;
   destroyed?: boolean;
 }
 
-/** Destinations holding lines not yet handed to sonic-boom. */
-const holding = new Set<TurnBuffer>();
+/** What the gateway hears of a destination's trouble. */
+export interface DestinationEvents {
+  /** Lines dropped: the destination fell too far behind, or it is gone (EPIPE). */
+  onDrop?(bytes: number): void;
+  /** A write failed (disk full, I/O error, reader gone): the lines wait, and are tried again with the next write. */
+  onError?(err: NodeJS.ErrnoException): void;
+}
+
+/** Every open destination, for the exit hook. */
+const open = new Set<TurnBuffer>();
 let exitHooked = false;
 
-/** Hand everything over and write it synchronously: the process is exiting, no later turn will come. */
+/** Write what every destination still holds, synchronously: the process is exiting, no later turn will come. */
 function flushAllSync(): void {
-  for (const t of [...holding]) {
+  for (const t of [...open]) {
     try { t.flushSync(); } catch { /* a destination that cannot be written now loses its last lines */ }
+  }
+}
+
+type SonicState = { fd: number; _writing: boolean; _writingBuf: Buffer; _bufs: Buffer[][]; _lens: number[]; _len: number };
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Write what sonic-boom still holds, synchronously, giving up at the first hard error.
+ * sonic-boom's own flushSync retries any failed write forever, 100 ms apart: on a full disk
+ * or a dead descriptor the process would never finish exiting (it held its port, answering
+ * nobody). This reads sonic-boom 4's queue (the version is pinned with this package).
+ */
+function drainSync(sonic: Sonic): void {
+  const s = sonic as unknown as SonicState;
+  if (typeof s.fd !== 'number' || s.fd < 0 || !Array.isArray(s._bufs)) return;
+  const parts: Buffer[] = [];
+  // A write in flight is the thread pool's; what waits behind it is written here.
+  if (!s._writing && s._writingBuf?.length) { parts.push(s._writingBuf); s._writingBuf = Buffer.alloc(0); }
+  for (const group of s._bufs) parts.push(...group);
+  s._bufs = [];
+  s._lens = [];
+  s._len = 0;
+  let buf = Buffer.concat(parts);
+  for (let tries = 0; buf.length > 0 && tries < 50; tries++) {
+    try { buf = buf.subarray(writeSync(s.fd, buf)); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+      Atomics.wait(pause, 0, 0, 10);
+    }
   }
 }
 
@@ -56,16 +97,24 @@ class TurnBuffer implements Sink {
   private pending = '';
   private ended = false;
   private timer: NodeJS.Timeout | null = null;
+  /** The reader is gone (EPIPE): lines are dropped from now on. */
+  private gone = false;
 
   constructor(private readonly sonic: Sonic, private readonly onLost: (bytes: number) => void, private flushIntervalMs: number) {}
 
   holdFor(ms: number): void { this.flushIntervalMs = ms; }
 
+  /** No more writes: every later line is dropped (and counted). */
+  abandon(): void {
+    this.gone = true;
+    if (this.pending) { this.onLost(Buffer.byteLength(this.pending)); this.pending = ''; }
+  }
+
   write(line: string): boolean {
+    if (this.gone) { this.onLost(Buffer.byteLength(line)); return true; }
     if (this.ended) return this.sonic.write(Buffer.from(line));
     if (this.pending !== '' && this.pending.length + line.length > HAND_OVER_CHARS) this.handOver();
     if (this.pending === '') {
-      holding.add(this);
       if (this.flushIntervalMs > 0) {
         this.timer = setTimeout(this.handOver, this.flushIntervalMs);
         this.timer.unref();
@@ -82,7 +131,6 @@ class TurnBuffer implements Sink {
     const text = this.pending;
     if (text === '') return;
     this.pending = '';
-    holding.delete(this);
     const buf = Buffer.from(text);
     // Written after sonic-boom was destroyed (a line finished after the gateway stopped): it would throw, out of any caller.
     try { this.sonic.write(buf); } catch { this.onLost(buf.length); }
@@ -91,12 +139,13 @@ class TurnBuffer implements Sink {
   end(): void {
     this.handOver();
     this.ended = true;
+    open.delete(this);
     this.sonic.end();
   }
 
   flushSync(): void {
     this.handOver();
-    this.sonic.flushSync();
+    if (!this.gone && !this.sonic.destroyed) drainSync(this.sonic);
   }
 
   flush(cb?: (err?: Error) => void): void {
@@ -109,13 +158,22 @@ class TurnBuffer implements Sink {
 }
 
 /**
- * A pino destination for a file descriptor or a file path; `maxLength`: bytes waiting beyond which
- * writes are dropped; `flushIntervalMs`: how long lines may wait before they are written.
+ * A pino destination (sonic-boom, asynchronous) for a file descriptor or a file path; `maxLength`:
+ * bytes waiting beyond which writes are dropped; `flushIntervalMs`: how long lines may wait before
+ * they are written. A failing destination never throws into the gateway: a failed write is
+ * reported and tried again with the next one (a disk that has room again takes the lines), and a
+ * reader that is gone (EPIPE) ends the writing.
  */
-export function lineDestination(dest: number | string, maxLength: number, onDrop?: (bytes: number) => void, flushIntervalMs = 0): Sink {
-  const sonic = pino.destination({ dest, sync: false, mkdir: typeof dest === 'string', append: true, minLength: 0, maxLength, contentMode: 'buffer' } as Parameters<typeof pino.destination>[0]) as unknown as Sonic;
-  const dropped = onDrop ?? (() => undefined);
-  if (onDrop) sonic.on('drop', (data: Buffer) => onDrop(data.length));
+export function lineDestination(dest: number | string, maxLength: number, events: DestinationEvents = {}, flushIntervalMs = 0): Sink {
+  const sonic = new SonicBoom({ dest, sync: false, mkdir: typeof dest === 'string', append: true, minLength: 0, maxLength, contentMode: 'buffer' }) as unknown as Sonic;
+  const dropped = events.onDrop ?? (() => undefined);
+  sonic.on('drop', (data: Buffer) => dropped(data.length));
+  const t = new TurnBuffer(sonic, dropped, flushIntervalMs);
+  sonic.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') t.abandon();
+    events.onError?.(err);
+  });
+  open.add(t);
   if (!exitHooked) { exitHooked = true; process.on('exit', flushAllSync); }
-  return new TurnBuffer(sonic, dropped, flushIntervalMs);
+  return t;
 }

@@ -4,7 +4,7 @@
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import { definePlugin } from '@gatehouse/sdk';
 import { STATE_KEY, buildLine, chunkText, levelOf, type LineOptions } from './line.js';
-import { lineDestination, type Sink } from './destination.js';
+import { lineDestination, type DestinationEvents, type Sink } from './destination.js';
 import { isoTime, lineText } from './text.js';
 
 export { buildLine, chunkText, levelOf, pathOnly, requestText, responseText, traceIdOf, truncate, TRACING_STATE_KEY, type RequestLine } from './line.js';
@@ -29,9 +29,9 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 100;
 export const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /** A pino destination for `stdout`, `stderr` or a file path. Asynchronous writes, flushed when the gateway stops. */
-export function openDestination(destination: string, onDrop?: (bytes: number) => void, flushIntervalMs = 0): Sink {
+export function openDestination(destination: string, events: DestinationEvents = {}, flushIntervalMs = 0): Sink {
   const dest = destination === 'stdout' ? 1 : destination === 'stderr' ? 2 : destination;
-  return lineDestination(dest, MAX_BUFFERED_BYTES, onDrop, flushIntervalMs);
+  return lineDestination(dest, MAX_BUFFERED_BYTES, events, flushIntervalMs);
 }
 
 function closeDestination(sink: Sink): Promise<void> {
@@ -71,9 +71,15 @@ export default definePlugin<RequestLogConfig>({
     // logger is per configuration, so a new level applies at once.
     const sink = ctx.keep(`destination:${destination}`, () => {
       let dropped = 0;
-      return openDestination(destination, (bytes) => {
-        // One warning per 1,000 drops: a stuck destination must not flood the gateway's own log.
-        if (dropped++ % 1000 === 0) ctx.logger.warn(`request-log: ${destination} is not keeping up; dropped ${dropped} write(s) so far`, { bytes });
+      let failed = 0;
+      return openDestination(destination, {
+        // One warning per 1,000 drops or failures: a stuck destination must not flood the gateway's own log.
+        onDrop: (bytes) => {
+          if (dropped++ % 1000 === 0) ctx.logger.warn(`request-log: ${destination} is not keeping up; dropped ${dropped} write(s) so far`, { bytes });
+        },
+        onError: (err) => {
+          if (failed++ % 1000 === 0) ctx.logger.warn(`request-log: cannot write to ${destination} (${err.code ?? err.message}); ${err.code === 'EPIPE' ? 'its reader is gone, request lines are dropped from now on' : `lines wait and are tried again (${failed} failure(s) so far)`}`);
+        },
       }, flushMs);
     }, closeDestination);
     // A reload that keeps the destination applies a new interval to it.

@@ -1,6 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import plugin, { buildLine, chunkText, levelOf, openDestination, pathOnly, requestLogger, responseText, traceIdOf } from '../src/index.js';
@@ -215,7 +217,7 @@ describe('the plugin', () => {
     const dir = mkdtempSync(join(tmpdir(), 'request-log-'));
     const file = join(dir, 'held.log');
     const read = () => { try { return readFileSync(file, 'utf8'); } catch { return ''; } };
-    const sink = openDestination(file, undefined, 300);
+    const sink = openDestination(file, {}, 300);
     try {
       sink.write('{"n":1}\n');
       await new Promise((r) => setImmediate(r));
@@ -240,6 +242,28 @@ describe('the plugin', () => {
       await new Promise<void>((r) => { sink.once('close', () => r()); sink.end(); });
       expect(read().endsWith('{"n":3}\n')).toBe(true);
     } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('a destination whose writes fail reports them, never throws, and lets the process exit', () => {
+    // In a process of its own, from the built module: lines to /dev/full (every write: ENOSPC),
+    // then process.exit() with lines still held. sonic-boom's own flushSync would retry them
+    // forever at exit; an unhandled 'error' event would have crashed the process first.
+    const built = fileURLToPath(new URL('../dist/destination.js', import.meta.url));
+    const script = `
+      const { lineDestination } = await import(${JSON.stringify(built)});
+      const errors = [];
+      const sink = lineDestination('/dev/full', 1 << 20, { onError: (e) => errors.push(e.code) }, 0);
+      sink.write('{"n":1}\\n');
+      await new Promise((r) => setTimeout(r, 200));
+      sink.write('{"n":2}\\n');
+      await new Promise((r) => setImmediate(r));
+      sink.write('{"n":3}\\n');
+      console.log(JSON.stringify([...new Set(errors)]));
+      process.exit(0);
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.error).toBeUndefined(); // a timeout (a hung exit) is an error here
+    expect([r.status, r.stdout.trim(), r.stderr]).toEqual([0, '["ENOSPC"]', '']);
   });
 
   it('writes through pino with no base fields', async () => {
