@@ -3,11 +3,11 @@
  * answer, what /metrics shows, reloads, and `metrics.listen`.
  */
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startFakeUpstream, type FakeUpstream } from '@gatehouse/sdk/testing';
 import { postJson, readSse, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { freePort } from '../plugins/rate-limit/test/redis-server.js';
 
 const KEY = 'sk-planted-inprocess-key-5e7d1c0a9b';
 const chatBody = { messages: [{ role: 'user', content: 'hi' }] };
@@ -20,14 +20,6 @@ function sumOf(text: string, name: string, ...match: string[]): number {
     if (match.every((m) => line.includes(m))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
-  });
 }
 
 const endpoints = (up: FakeUpstream, extra: unknown[] = []) => [

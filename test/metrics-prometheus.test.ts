@@ -4,13 +4,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startFakeUpstream, type FakeUpstream } from '@gatehouse/sdk/testing';
 import { callOnNewConnection, REPO_ROOT, type Answer } from './helpers/gateway.js';
+import { freePort } from '../plugins/rate-limit/test/redis-server.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const CLI = join(REPO_ROOT, 'core/bin/gatehouse.js');
@@ -19,14 +19,6 @@ const ROUTE = '/endpoints/:name/invocations';
 const runnable = existsSync(PROMETHEUS) && existsSync(join(REPO_ROOT, 'core/dist/cli.js'));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
-  });
-}
 
 const call = callOnNewConnection;
 

@@ -7,13 +7,13 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHouseServer, type HouseServer } from '../examples/custom-provider/test/model-server.js';
 import { REPO_ROOT } from './helpers/gateway.js';
+import { freePort } from '../plugins/rate-limit/test/redis-server.js';
 
 const run = promisify(execFile);
 const KEY = 'house-npm-path-key-0123456789';
@@ -49,11 +49,6 @@ function thirdParty(name: string, gateway: unknown): string {
   writeFileSync(join(dir, 'index.js'), `throw new Error('the code of ${name} ran');\n`);
   return dir;
 }
-
-const freePort = () => new Promise<number>((resolve) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
-});
 
 function gatehouse(args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [join(app, 'node_modules', '@gatehouse', 'core', 'bin', 'gatehouse.js'), ...args], {

@@ -48,7 +48,7 @@ interface Sonic {
 
 /** What the gateway hears of a destination's trouble. */
 export interface DestinationEvents {
-  /** Lines dropped: the destination fell too far behind, or it is gone (EPIPE). */
+  /** Lines dropped: the destination fell too far behind. */
   onDrop?(bytes: number): void;
   /** A write failed (disk full, I/O error, reader gone): the lines wait, and are tried again with the next write. */
   onError?(err: NodeJS.ErrnoException): void;
@@ -104,14 +104,15 @@ class TurnBuffer implements Sink {
 
   holdFor(ms: number): void { this.flushIntervalMs = ms; }
 
-  /** No more writes: every later line is dropped (and counted). */
+  /** No more writes: what waits and every later line is dropped (the 'error' said so once; no "not keeping up" warnings). */
   abandon(): void {
     this.gone = true;
-    if (this.pending) { this.onLost(Buffer.byteLength(this.pending)); this.pending = ''; }
+    this.pending = '';
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
   }
 
   write(line: string): boolean {
-    if (this.gone) { this.onLost(Buffer.byteLength(line)); return true; }
+    if (this.gone) return true;
     if (this.ended) return this.sonic.write(Buffer.from(line));
     if (this.pending !== '' && this.pending.length + line.length > HAND_OVER_CHARS) this.handOver();
     if (this.pending === '') {

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -264,6 +264,26 @@ describe('the plugin', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
     expect(r.error).toBeUndefined(); // a timeout (a hung exit) is an error here
     expect([r.status, r.stdout.trim(), r.stderr]).toEqual([0, '["ENOSPC"]', '']);
+  });
+
+  it('a destination whose reader is gone (EPIPE) reports it once and drops lines from then on', async () => {
+    const built = fileURLToPath(new URL('../dist/destination.js', import.meta.url));
+    // stdout is a pipe whose reader is closed at once: writes to it fail with EPIPE.
+    const script = `
+      const { lineDestination } = await import(${JSON.stringify(built)});
+      const errors = [];
+      let drops = 0;
+      const sink = lineDestination(1, 1 << 20, { onError: (e) => errors.push(e.code), onDrop: () => drops++ }, 0);
+      for (let i = 0; i < 20; i++) { sink.write('{"n":' + i + '}\\n'); await new Promise((r) => setTimeout(r, 10)); }
+      process.stderr.write(JSON.stringify({ errors, drops }));
+      process.exit(0);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let err = '';
+    child.stderr.on('data', (d) => { err += d; });
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect([code, JSON.parse(err)]).toEqual([0, { errors: ['EPIPE'], drops: 0 }]);
   });
 
   it('writes through pino with no base fields', async () => {
