@@ -12,19 +12,14 @@ type RequestFn = (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<
 /**
  * undici's Agent and its `request` from their own modules. undici's index also loads fetch,
  * WebSocket, EventSource, the caches and the mock agents, none of which the gateway uses: about
- * 70 ms and 8 MB at start-up on the bench machine. The version is pinned (sdk/package.json), so
- * the paths hold; should they move, the index serves.
+ * 70 ms and 8 MB at start-up on the bench machine. The version is pinned (sdk/package.json):
+ * whoever bumps it runs the suite, which fails at once if these paths moved.
  */
-function loadUndici(): { Agent: typeof UndiciAgent; request: RequestFn } {
-  const load = createRequire(import.meta.url);
-  try {
-    return { Agent: load('undici/lib/dispatcher/agent.js'), request: load('undici/lib/api/api-request.js') };
-  } catch {
-    const u = load('undici') as typeof import('undici');
-    return { Agent: u.Agent, request: u.Dispatcher.prototype.request as unknown as RequestFn };
-  }
-}
-const undici = loadUndici();
+const load = createRequire(import.meta.url);
+const undici = {
+  Agent: load('undici/lib/dispatcher/agent.js') as typeof UndiciAgent,
+  request: load('undici/lib/api/api-request.js') as RequestFn,
+};
 
 export interface UpstreamRequest {
   url: string;
