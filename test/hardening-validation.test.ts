@@ -7,7 +7,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { INT32_MAX, parseJsonBody } from '@gatehouse/sdk';
+import { Ajv } from 'ajv';
+import { INT32_MAX, parseJsonBody, requestSchemas } from '@gatehouse/sdk';
 import { validateRequest } from '@gatehouse/sdk';
 import { resolveKey } from '../core/src/config/keys.js';
 
@@ -16,6 +17,19 @@ const fails = (type: 'llm/v1/chat' | 'llm/v1/completions' | 'llm/v1/embeddings',
   try { validateRequest(type, body); } catch (e) { return e; }
   throw new Error(`expected ${JSON.stringify(body)} to be refused`);
 };
+
+describe('request schemas: valid JSON Schema', () => {
+  // The sdk's validator skips the meta-schema check at run time (start-up); it is made here instead.
+  it.each(Object.keys(requestSchemas))('%s is valid against the meta-schema, under strict mode', (type) => {
+    const ajv = new Ajv({ strict: true, strictNumbers: true, allowUnionTypes: true });
+    expect(ajv.validateSchema(requestSchemas[type as keyof typeof requestSchemas]), JSON.stringify(ajv.errors)).toBe(true);
+    expect(() => ajv.compile(requestSchemas[type as keyof typeof requestSchemas])).not.toThrow();
+  });
+  it('a broken schema fails the same check', () => {
+    const ajv = new Ajv({ strict: true });
+    expect(ajv.validateSchema({ type: 'object', properties: { n: { type: 'integr' } } })).toBe(false);
+  });
+});
 
 describe('request schemas: bounds', () => {
   it.each([

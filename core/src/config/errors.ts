@@ -1,4 +1,11 @@
-import type { ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
+
+/**
+ * The kernel's one Ajv: manifests, the config and plugin schemas. One instance compiles the JSON
+ * Schema meta-schema once (about 20 ms at start-up per instance). Schemas are compiled once per
+ * load, so ajv's code optimisation passes are off (about a third of the compile time).
+ */
+export const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, useDefaults: true, code: { optimize: false } });
 
 export interface ConfigProblem {
   /** YAML path segments, e.g. ['endpoints', 0, 'model', 'provider']. */

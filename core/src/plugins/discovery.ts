@@ -2,9 +2,8 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import semverSatisfies from 'semver/functions/satisfies.js';
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
-import { Ajv } from 'ajv';
 import { API_VERSION } from '@gatehouse/sdk';
-import { StartupError } from '../config/errors.js';
+import { ajv, StartupError } from '../config/errors.js';
 
 export type EntryKind = 'provider' | 'plugin';
 
@@ -41,7 +40,6 @@ export const satisfies = (version: string, range: string): boolean => semverSati
 export const normaliseName = (s: string): string => s.trim().toLowerCase().replace(/_/g, '-');
 
 const NAME = '^[a-z0-9]+(-[a-z0-9]+)*$';
-const ajv = new Ajv({ allErrors: true });
 const validateManifest = ajv.compile({
   type: 'object',
   required: ['apiVersion'],

@@ -74,6 +74,7 @@ export function orderPlugins(defs: PluginDefinition[], installed: Set<string>): 
     state.set(d.name, 'done');
     out.push(d);
   };
-  for (const d of [...defs].sort((a, b) => a.name.localeCompare(b.name))) visit(d, []);
+  // Names are kebab-case ASCII (the manifest says so): `<` orders them; `localeCompare` would load ICU's collator (about 10 ms).
+  for (const d of [...defs].sort((a, b) => (a.name < b.name ? -1 : 1))) visit(d, []);
   return out;
 }
