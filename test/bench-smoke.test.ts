@@ -75,7 +75,7 @@ describe('npm run bench -- --quick', () => {
       /^\d+ streams at once: last first byte, Gatehouse ÷ direct$/,
       /^\d+ streams at once: first-byte p99, Gatehouse ÷ direct$/,
       /^RSS idle, after start$/,
-      /^RSS idle, after the load$/,
+      /^RSS idle, \d+ s after the load$/,
       /^Start-up: `gatehouse start` to the first answered request$/,
     ];
     expect(rows.size).toBe(expected.length);

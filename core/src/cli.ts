@@ -165,7 +165,7 @@ async function start(o: Record<string, string | boolean | undefined>): Promise<n
       else if (msg?.gatehouse === 'reload') void gwRef?.reload();
     });
   }
-  const gw = await startGateway({ configPath, host: o.host as string, port, hostDir: o.root as string | undefined, logger, watch: !o['no-watch'], link });
+  const gw = await startGateway({ configPath, host: o.host as string, port, hostDir: o.root as string | undefined, logger, watch: !o['no-watch'], link, releaseMemory: true });
   const gen = gw.current();
   logger.info(`Gatehouse ${VERSION} listening on ${gw.url}`, {
     endpoints: gen.config.endpoints.map((e) => e.info.name),

@@ -29,6 +29,8 @@ export interface Runtime {
   env: NodeJS.ProcessEnv;
   /** `ctx.keep` values, by plugin and key. */
   kept: Map<string, { value: unknown; dispose?: (v: unknown) => unknown }>;
+  /** Called when this process has no request in flight any more (see idle-gc.ts). */
+  idle?: () => void;
 }
 
 /** One configuration, fully built: providers bound, plugins registered, pipeline composed, app ready. Swapped whole on reload. */
@@ -258,7 +260,10 @@ export async function buildGeneration(config: GatewayConfig, rt: Runtime): Promi
   app.use(async (_ctx, next) => {
     inflight++;
     try { await next(); } finally {
-      if (--inflight === 0 && drainWaiters.length) { const w = drainWaiters; drainWaiters = []; w.forEach((f) => f()); }
+      if (--inflight === 0) {
+        rt.idle?.();
+        if (drainWaiters.length) { const w = drainWaiters; drainWaiters = []; w.forEach((f) => f()); }
+      }
     }
   });
   mountRoutes({

@@ -33,7 +33,7 @@ export interface GatewayConfig {
   secrets: string[];
   warnings: string[];
   /** The kernel's HTTP edge limits (`server:`). */
-  server: { maxBodyBytes: number; bodyTimeoutMs: number };
+  server: { maxBodyBytes: number; bodyTimeoutMs: number; idleGcMs: number };
 }
 
 type Path = Array<string | number>;
@@ -76,7 +76,9 @@ const KERNEL_ROUTE_KEYS = {
 const KERNEL_TOP_KEYS = ['endpoints', 'routes', 'timeout_seconds', 'server'];
 const SERVER_SCHEMA = {
   type: ['object', 'null'], additionalProperties: false,
-  properties: { max_body_bytes: { type: 'integer', minimum: 1024 }, body_timeout_seconds: { type: 'number', exclusiveMinimum: 0 } },
+  properties: {
+    max_body_bytes: { type: 'integer', minimum: 1024 }, body_timeout_seconds: { type: 'number', exclusiveMinimum: 0 }, idle_gc_seconds: { type: 'number', minimum: 0 },
+  },
 };
 
 /** The slices installed plugins own, and who owns each. */
@@ -173,7 +175,8 @@ export async function loadConfigText(text: string, file: string, discovery: Disc
     }
   }
   if (problems.length) fail(problems);
-  const server = { maxBodyBytes: cfg.server?.max_body_bytes ?? 16 * 1024 * 1024, bodyTimeoutMs: (cfg.server?.body_timeout_seconds ?? 30) * 1000 };
+  const s = cfg.server ?? {};
+  const server = { maxBodyBytes: s.max_body_bytes ?? 16 * 1024 * 1024, bodyTimeoutMs: (s.body_timeout_seconds ?? 30) * 1000, idleGcMs: (s.idle_gc_seconds ?? 2) * 1000 };
   return { file, endpoints, routes, plugins, installed: [...discovery.plugins.keys()], secrets: [...new Set(secrets)].sort((a, b) => b.length - a.length), warnings, server };
 }
 

@@ -16,6 +16,7 @@ import { attemptHooksOf } from '../pipeline/stages.js';
 import { createLogger } from '../logger.js';
 import { discover, findHostDir, type Discovery } from '../plugins/discovery.js';
 import { localState, MemoryState, type PrimaryHandler } from '../shared-state.js';
+import { idleCollector } from './idle-gc.js';
 import { VERSION } from '../version.js';
 
 export { VERSION };
@@ -37,6 +38,8 @@ export interface StartOptions {
   clock?: Clock;
   random?: Random;
   http?: HttpClient;
+  /** Collect the heap after a burst, once idle (`server.idle_gc_seconds`). The CLI sets it; in-process gateways leave V8 alone. */
+  releaseMemory?: boolean;
   /** Under `--workers`: state and requests relayed to the primary. */
   link?: { state: SharedState; call(channel: string, payload: unknown): Promise<unknown>; workerId: number };
 }
@@ -123,6 +126,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   let current = await buildGeneration(first, rt);
   let shuttingDown = false;
   const retiring = new Set<Generation>();
+  const collector = options.releaseMemory
+    ? idleCollector(() => shuttingDown || current.inflight() > 0 || [...retiring].some((g) => g.inflight() > 0), () => current.config.server.idleGcMs, logger)
+    : null;
+  rt.idle = collector?.idle;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (shuttingDown) res.setHeader('connection', 'close');
     current.handler(req, res);
@@ -218,6 +225,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const close = async (gracePeriodMs = 30_000) => {
     if (shuttingDown) return;
     shuttingDown = true;
+    collector?.stop();
     for (const w of watchers) w.close();
     const closed = server ? new Promise<void>((r) => server!.close(() => r())) : Promise.resolve();
     server?.closeIdleConnections();
