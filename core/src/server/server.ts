@@ -130,6 +130,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     ? idleCollector(() => shuttingDown || current.inflight() > 0 || [...retiring].some((g) => g.inflight() > 0), () => current.config.server.idleGcMs, logger)
     : null;
   rt.idle = collector?.idle;
+  collector?.idle();
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (shuttingDown) res.setHeader('connection', 'close');
     current.handler(req, res);
