@@ -248,7 +248,7 @@ describe('cool-downs', () => {
     });
     const first = await h.chat();
     expect(first.headers['x-gatehouse-endpoint']).toBe('b');
-    expect(routeEvents(h).map((e) => [e.name, e.attributes?.duration_ms ?? e.attributes?.to])).toEqual([['cooldown', 7000], ['fallback_triggered', 'b']]);
+    expect(routeEvents(h).map((e) => [e.name, e.attributes?.duration_ms ?? e.attributes?.to, e.attributes?.attempt])).toEqual([['cooldown', 7000, 1], ['fallback_triggered', 'b', 1]]);
     // cooling: a is not even asked (and it was not retried)
     h.clock.t += 6999;
     expect((await h.chat()).headers['x-gatehouse-endpoint']).toBe('b');
@@ -307,7 +307,8 @@ describe('circuit breaker', () => {
     expect(routeEvents(h).map((e) => e.name)).toEqual(['fallback_triggered']);
     expect((await h.chat()).headers['x-gatehouse-endpoint']).toBe('b');
     expect(routeEvents(h).map((e) => e.name)).toEqual(['breaker_open', 'fallback_triggered']);
-    expect(routeEvents(h)[0]!.attributes).toMatchObject({ endpoint: 'a', reason: 'consecutive_failures', failures: 2, cooldown_ms: 10_000 });
+    expect(routeEvents(h)[0]!.attributes).toMatchObject({ endpoint: 'a', attempt: 1, reason: 'consecutive_failures', failures: 2, cooldown_ms: 10_000 });
+    expect(routeEvents(h)[1]!.attributes).toMatchObject({ from: 'a', attempt: 1 });
     // open: a is skipped without a request
     expect((await h.chat()).headers['x-gatehouse-endpoint']).toBe('b');
     h.clock.t += 9_999;

@@ -198,6 +198,8 @@ describe('tracing end to end', () => {
     });
     const events = trace.spans.flatMap((s: any) => s.events.map((e: any) => e.name));
     expect(events).toEqual(expect.arrayContaining(['retry', 'fallback_triggered']));
+    // Each routing event sits on the span of the attempt it names (not on whichever span's time holds it).
+    expect(attempts.map((s: any) => s.events.map((e: any) => e.name))).toEqual([['retry'], ['fallback_triggered'], []]);
     for (const s of trace.spans) {
       expect(s.start_offset_ms).toBeGreaterThanOrEqual(0);
       expect(s.start_offset_ms + s.duration_ms).toBeLessThanOrEqual(trace.duration_ms + 2);
