@@ -74,4 +74,4 @@ export async function readSse(res: Response): Promise<any[]> {
   });
 }
 
-export { call as callOnNewConnection, type Answer } from '../../plugins/rate-limit/test/processes.js';
+export { call as callOnNewConnection, type Answer } from './processes.js';

@@ -6,7 +6,7 @@ import { adjust, peek, take } from '../src/bucket.js';
 import { compileLimit } from '../src/limit.js';
 import { createRedisClient, memoryStore, redisStore, whenReady } from '../src/stores.js';
 import { fakeShared, ManualClock } from './fakes.js';
-import { hasRedis, startRedis, type RedisServer } from './redis-server.js';
+import { hasRedis, startRedis, type RedisServer } from '../../../test/helpers/redis-server.js';
 
 describe.skipIf(!hasRedis)('Redis store (real redis-server)', () => {
   let server: RedisServer;
