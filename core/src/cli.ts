@@ -15,7 +15,12 @@ import { VERSION } from './version.js';
 /** The usage text, shared with bin/gatehouse.js (which answers `--help` and `--version` without loading the kernel). */
 const HELP = readFileSync(new URL('../help.txt', import.meta.url), 'utf8').trimEnd().replace('{VERSION}', VERSION);
 
-const out = (s: string) => process.stdout.write(s + '\n');
+let piped = false;
+/** A reader that stops early (`gatehouse plugins list | head -1`) ends the command quietly, as Unix tools do. */
+const out = (s: string) => {
+  if (!piped) { piped = true; process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; }); }
+  process.stdout.write(s + '\n');
+};
 const err = (s: string) => process.stderr.write(s + '\n');
 
 function configPathFrom(v: string | undefined): string | undefined {

@@ -9,12 +9,21 @@ export interface LoggerOptions {
   write?: (line: string) => void;
 }
 
+let stderrGone = false;
+let guarded = false;
+/** A closed stderr (its reader went away: EPIPE) must not take the gateway down; later lines are dropped. */
+const toStderr = (line: string) => {
+  if (stderrGone) return;
+  if (!guarded) { guarded = true; process.stderr.on('error', () => { stderrGone = true; }); }
+  process.stderr.write(line + '\n');
+};
+
 /** A small structured logger: one line per entry on stderr, text for people or JSON for machines. */
 export function createLogger(options: LoggerOptions = {}, base: Record<string, unknown> = {}): Logger {
   const envLevel = process.env.GATEHOUSE_LOG_LEVEL as LogLevel | undefined;
   const level = LEVELS[options.level ?? (envLevel && envLevel in LEVELS ? envLevel : 'info')];
   const format = options.format ?? (process.env.GATEHOUSE_LOG_FORMAT === 'json' ? 'json' : 'text');
-  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const write = options.write ?? toStderr;
   const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[lvl] < level) return;
     const all = { ...base, ...fields };
