@@ -23,7 +23,7 @@ const openai = (config: string) => `    model:\n      provider: openai\n      na
 
 describe('config loader: spec §6.1 load pipeline', () => {
   it('server: the edge settings with their defaults; a negative idle_gc_seconds is refused', async () => {
-    expect((await load(ep(mock))).server).toEqual({ maxBodyBytes: 16 * 1024 * 1024, bodyTimeoutMs: 30_000, idleGcMs: 2000 });
+    expect((await load(ep(mock))).server).toEqual({ maxBodyBytes: 16 * 1024 * 1024, bodyTimeoutMs: 30_000, idleGcMs: 60_000 });
     expect((await load(`${ep(mock)}server:\n  idle_gc_seconds: 0\n`)).server.idleGcMs).toBe(0);
     expect((await problems(`${ep(mock)}server:\n  idle_gc_seconds: -1\n`)).join('\n')).toMatch(/server\.idle_gc_seconds: must be >= 0/);
   });

@@ -516,6 +516,13 @@ async function main() {
   }
   procs.gatehouse = await startGatehouse('gatehouse', up.port, plugins, VARIANTS[0].features, true);
   log(`gatehouse (features on) on 127.0.0.1:${procs.gatehouse.port} (pid ${procs.gatehouse.child.pid})`);
+  // Idle RSS is read from a gateway that stays idle: the same features-on config, one JSON and one
+  // stream request, then nothing until the end of the run (it collects start-up's garbage once
+  // it has been idle for server.idle_gc_seconds, 60 s by default, and again 6 s later).
+  procs.idle = await startGatehouse('gatehouse-idle', up.port, plugins, VARIANTS[0].features, false);
+  const idleReq = (stream) => fetch(`http://127.0.0.1:${procs.idle.port}/endpoints/chat/invocations`, { method: 'POST', headers: json, body: JSON.stringify({ messages, ...(stream ? { stream } : {}) }) }).then((r) => r.text());
+  await idleReq(false); await idleReq(true);
+  const idleSince = Date.now();
   const missing = variants.slice(1).map((v) => [v, variantMissing(v, plugins)]);
   for (const [v, why] of missing) if (why) notes.skipped.push(`variant "${v.label}": ${why}.`);
   await Promise.all(missing.filter(([, why]) => !why).map(async ([v]) => {
@@ -563,11 +570,7 @@ async function main() {
   const available = Object.keys(targets);
 
   await sleep(500);
-  const rssNow = () => Object.fromEntries(available.filter((t) => targets[t].proc).map((t) => [t, P.rssMB(targets[t].proc.child.pid)]));
-  const idleFresh = rssNow();
-  // Idle for good: Gatehouse collects start-up's garbage after 2 s idle and again 6 s later.
-  await sleep(quick ? 0 : 10_000);
-  const idleSettled = rssNow();
+  const idleFresh = Object.fromEntries(available.filter((t) => targets[t].proc).map((t) => [t, P.rssMB(targets[t].proc.child.pid)]));
 
   if (!quick) {
     log(`warm-up (${S.warmupS} s per target) ...`);
@@ -599,11 +602,13 @@ async function main() {
   const idleAfterAt = Date.now() - 2000;
   const redisRtt = procs.redis ? percentiles(await R.redisRoundTrips(procs.redis.port, quick ? 50 : 500)) : null;
   const startup = wanted('startup') ? await startupRuns(up.port) : null;
-  // Later again (the start-up runs above take a while, the gateways sit idle): what V8 gave back.
-  // At least 12 s after the load: Gatehouse collects its heap after 2 s idle and again 6 s later.
-  await sleep(quick ? 0 : Math.max(5000, 12_000 - (Date.now() - idleAfterAt)));
+  // Later again (the start-up runs above take a while, the gateways sit idle): what was given back.
+  // At least 75 s after the load: Gatehouse collects its heap after 60 s idle and again 6 s later.
+  await sleep(quick ? 0 : Math.max(5000, 75_000 - (Date.now() - idleAfterAt)));
   const idleLate = Object.fromEntries(available.filter((t) => targets[t].proc).map((t) => [t, P.rssMB(targets[t].proc.child.pid)]));
   const lateS = ((Date.now() - idleAfterAt) / 1000).toFixed(0);
+  const idleSettled = { gatehouse: P.rssMB(procs.idle.child.pid) };
+  const idleS = ((Date.now() - idleSince) / 1000).toFixed(0);
 
   const machine = machineInfo();
   machine.wallS = ((Date.now() - t0) / 1000).toFixed(0);
@@ -613,7 +618,7 @@ async function main() {
   machine.load = `${loadStart.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end (1-min load average)`;
   machine.foreignCpu = P.foreignCpuShare(machineStart, machineEnd);
 
-  const fig = figures(results, { idleFresh, idleSettled, idleAfter, idleLate, lateS, redisRtt, startup });
+  const fig = figures(results, { idleFresh, idleSettled, idleS, idleAfter, idleLate, lateS, redisRtt, startup });
   const pluginText = describePlugins(plugins);
   // The analysis of the misses is written by hand (test/bench/holdback.md) and carried into every report.
   const holdBackFile = join(HERE, 'holdback.md');
@@ -625,7 +630,7 @@ async function main() {
   process.stdout.write(`Absolute figures\n\n${absoluteTable(fig.absolute)}\n\n`);
   for (const s of notes.skipped) process.stdout.write(`note: ${s}\n`);
   if (outFile) { mkdirSync(dirname(outFile), { recursive: true }); writeFileSync(outFile, md); log(`wrote ${outFile}`); }
-  if (opt.json) writeFileSync(resolve(opt.json), JSON.stringify({ machine, settings: S, plugins, idleFresh, idleSettled, idleAfter, idleLate, lateS, redisRtt, startup, results }, null, 2));
+  if (opt.json) writeFileSync(resolve(opt.json), JSON.stringify({ machine, settings: S, plugins, idleFresh, idleSettled, idleS, idleAfter, idleLate, lateS, redisRtt, startup, results }, null, 2));
   log(`done in ${machine.wallS} s`);
 }
 
@@ -666,7 +671,7 @@ function machineInfo() {
 // ---------------------------------------------------------------------------------------------
 // Figures
 
-function figures(results, { idleFresh, idleSettled, idleAfter, idleLate, lateS, redisRtt, startup }) {
+function figures(results, { idleFresh, idleSettled, idleS, idleAfter, idleLate, lateS, redisRtt, startup }) {
   const per = (id, fn) => (results[id] ?? []).map((row) => { try { return fn(row); } catch { return null; } });
   const diff = (a, b) => (a === null || a === undefined || b === null || b === undefined ? null : a - b);
   const ratio = (a, b) => (a !== null && a !== undefined && b ? a / b : null);
@@ -700,7 +705,7 @@ function figures(results, { idleFresh, idleSettled, idleAfter, idleLate, lateS, 
     targetRow('Added latency, 1 connection, p99, Gatehouse ÷ Node floor', '×', vs('seq', seqAdded('p99'), 'floor'), { op: '<=', value: 1.3 }, 2),
     targetRow(`${N} streams at once: last first byte, Gatehouse ÷ direct`, '×', vs('hold', holdFig((x) => x?.allOpenMs), 'direct'), { op: '<=', value: 1.5 }, 2),
     targetRow(`${N} streams at once: first-byte p99, Gatehouse ÷ direct`, '×', vs('hold', holdFig((x) => x?.ttfb?.p99), 'direct'), { op: '<=', value: 3 }, 2),
-    targetRow('RSS idle, 10 s after start', 'MB', [idleSettled.gatehouse], { op: '<=', value: 80 }, 1),
+    targetRow(`RSS idle, ${idleS} s after start`, 'MB', [idleSettled.gatehouse], { op: '<=', value: 80 }, 1),
     targetRow(`RSS idle, ${lateS} s after the load`, 'MB', [idleLate.gatehouse], { op: '<=', value: 150 }, 1),
     targetRow('Start-up: `gatehouse start` to the first answered request', 'ms', ms(startup?.stock), { op: '<=', value: 300 }, 0),
   ];
@@ -774,7 +779,7 @@ function figures(results, { idleFresh, idleSettled, idleAfter, idleLate, lateS, 
     row(`${N} open streams: whole stream p50 (nominal ${S.slowChunks * S.slowIntervalMs})`, 'ms', 'hold', st((x) => x?.total?.p50), 0),
     row(`${N} open streams: whole stream max`, 'ms', 'hold', st((x) => x?.total?.max), 0),
     single('RSS idle, after start', 'MB', idleFresh, 1),
-    single('RSS idle, 10 s after start', 'MB', idleSettled, 1),
+    single(`RSS idle, ${idleS} s after start (a gateway left idle)`, 'MB', idleSettled, 1),
     single('RSS idle, after the load', 'MB', idleAfter, 1),
     single(`RSS idle, ${lateS} s after the load`, 'MB', idleLate, 1),
     row(`RSS max, ${S.satConns} connections`, 'MB', 'sat', st((x) => x?.proc?.rssMax), 1),
@@ -838,7 +843,7 @@ function figures(results, { idleFresh, idleSettled, idleAfter, idleLate, lateS, 
     'Streaming: `test/bench/stream-client.mjs` (node:http) times the first body byte and the last byte of each stream. Gatehouse streams on the MLflow surface carry no usage chunk and no `[DONE]`; a stream counts as complete when all content chunks arrived.',
     `Held-open streams: ${N} streams opened at once (batches of 50, 5 ms apart) against the slow upstream; "time until all had a first byte" is from the first request to the last stream's first byte; the process's RSS is sampled every 100 ms and the max is shown; a stream is an error if it fails, answers non-200, misses chunks, or is still open ${S.slowChunks * S.slowIntervalMs * 8 + 15_000} ms after the start.`,
     'CPU per request: utime+stime of the target\'s own process over the run (/proc/<pid>/stat, 10 ms ticks) divided by the responses of that run; for direct there is no process in between. JS heap allocated: bytes allocated on the V8 heap over the run (`v8.GCProfiler` in the preload: per GC, used-before minus the previous used-after, plus the growth since the last GC), divided by the responses. Event-loop delay: `perf_hooks.monitorEventLoopDelay` (10 ms resolution, subtracted). Both from `test/bench/eld-preload.mjs`, loaded with `node --import` into the Node floor, every Gatehouse and the peer.',
-    '"RSS idle, after start" is read 0.5 s after the sanity requests (one JSON, one stream per target), and again 10 s later (the target is judged on that one: Gatehouse collects start-up’s garbage once idle); "after the load" 2 s after the last run, and once more at least 12 s after it, after the start-up measurements (the gateways idle all along), to show what is given back: Gatehouse collects its heap once it has been idle for 2 s and again 6 s later (`server.idle_gc_seconds`); the target is judged on that later reading. Start-up: `node core/bin/gatehouse.js start` spawned (through `sh`, for the open-files limit) with the features-on config, and a chat request sent every ~3 ms from the spawn until the first 200; the process is stopped after each try. `--version`: the whole `node core/bin/gatehouse.js --version` process, spawn to exit.',
+    '"RSS idle, after start" is read 0.5 s after the sanity requests (one JSON, one stream per target); "N s after start" from one more features-on Gatehouse that answered one JSON and one stream request and then sat idle for the whole run (the target is judged on that one: Gatehouse collects start-up’s garbage once idle for `server.idle_gc_seconds`, 60 s, and again 6 s later); "after the load" 2 s after the last run, and once more at least 12 s after it, after the start-up measurements (the gateways idle all along), to show what is given back: Gatehouse collects its heap once it has been idle for 60 s and again 6 s later (`server.idle_gc_seconds`); the target is judged on that later reading. Start-up: `node core/bin/gatehouse.js start` spawned (through `sh`, for the open-files limit) with the features-on config, and a chat request sent every ~3 ms from the spawn until the first 200; the process is stopped after each try. `--version`: the whole `node core/bin/gatehouse.js --version` process, spawn to exit.',
     'Every process (client, upstream, floors, the Gatehouse variants, the peer) shares the same cores, so absolute numbers are the whole box\'s; ratios within one repeat are the headline. When "machine load" above shows other processes using CPU, every figure is lower and noisier than on a quiet machine.',
   ];
   return { targets, featureTargets, earlier, absolute, variantRows, startRows, notes: notesOut };

@@ -176,7 +176,7 @@ export async function loadConfigText(text: string, file: string, discovery: Disc
   }
   if (problems.length) fail(problems);
   const s = cfg.server ?? {};
-  const server = { maxBodyBytes: s.max_body_bytes ?? 16 * 1024 * 1024, bodyTimeoutMs: (s.body_timeout_seconds ?? 30) * 1000, idleGcMs: (s.idle_gc_seconds ?? 2) * 1000 };
+  const server = { maxBodyBytes: s.max_body_bytes ?? 16 * 1024 * 1024, bodyTimeoutMs: (s.body_timeout_seconds ?? 30) * 1000, idleGcMs: (s.idle_gc_seconds ?? 60) * 1000 };
   return { file, endpoints, routes, plugins, installed: [...discovery.plugins.keys()], secrets: [...new Set(secrets)].sort((a, b) => b.length - a.length), warnings, server };
 }
 
