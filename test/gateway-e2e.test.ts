@@ -43,6 +43,17 @@ describe('gateway end to end (OpenAI provider against a fake upstream)', () => {
     expect(gw.logs.join('\n')).not.toContain(KEY);
   });
 
+  it('a stream line that never ends is a 502 once it passes 16 Mi characters, and the gateway keeps serving', async () => {
+    up.on('POST /v1/chat/completions', { status: 200, contentType: 'text/event-stream', raw: `data: ${'x'.repeat(17 * 1024 * 1024)}` });
+    const r = await postJson(`${gw.url}/endpoints/chat/invocations`, { ...chatBody, stream: true });
+    expect(r.status).toBe(502);
+    expect(r.json.detail).toBe('The upstream sent a stream event larger than 16777216 characters.');
+    up.on('POST /v1/chat/completions', { sse: [chunk('fine'), chunk(null, 'stop'), '[DONE]'] });
+    const ok = await postJson(`${gw.url}/endpoints/chat/invocations`, { ...chatBody, stream: true });
+    expect(ok.status).toBe(200);
+    expect(ok.text).toContain('fine');
+  });
+
   it('an unreachable upstream is a 502 with a clear detail', async () => {
     const r = await postJson(`${gw.url}/endpoints/dead/invocations`, chatBody);
     expect(r.status).toBe(502);

@@ -207,8 +207,10 @@ export async function discardBody(res: UpstreamResponse): Promise<void> {
   await it.return?.(undefined)?.catch(() => undefined);
 }
 
+const answerTooLarge = (max: number) => new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', `The upstream's answer is larger than the limit of ${max} bytes.`);
+
 /** A 2xx answer to a stream request: refuse what is not a stream, and an empty body (before any byte is yielded). */
-async function checkStream(res: UpstreamResponse, req: UpstreamRequest): Promise<UpstreamResponse> {
+async function checkStream(res: UpstreamResponse, req: UpstreamRequest, maxBody: number): Promise<UpstreamResponse> {
   const contentType = headerValue(res.headers, 'content-type');
   const ct = mediaType(contentType);
   // A stream type first: `application/stream+json` (Cohere) is a stream, not a JSON answer.
@@ -243,7 +245,12 @@ async function checkStream(res: UpstreamResponse, req: UpstreamRequest): Promise
   const text = async () => {
     const decoder = new TextDecoder();
     let out = '';
-    for await (const chunk of body) out += decoder.decode(chunk, { stream: true });
+    let size = 0;
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > maxBody) throw answerTooLarge(maxBody);
+      out += decoder.decode(chunk, { stream: true });
+    }
     return out + decoder.decode();
   };
   return { status: res.status, headers: res.headers, body, text };
@@ -289,6 +296,29 @@ class UpstreamBody implements AsyncIterable<Uint8Array> {
   }
 }
 
+/**
+ * The most of an upstream answer read into memory (a JSON answer, an error body), in bytes: past
+ * it the answer is a 502 and the connection is dropped, so one upstream cannot exhaust the
+ * gateway's memory. Large enough for an embeddings batch of 2,048 inputs × 3,072 dimensions as JSON.
+ */
+export const MAX_UPSTREAM_BODY_BYTES = 256 * 1024 * 1024;
+
+/** The text of an answer, at most `max` bytes: a declared length is checked first, a chunked body as it comes. */
+async function boundedText(raw: Dispatcher.ResponseData['body'], headers: Record<string, string | string[] | undefined>, max: number): Promise<string> {
+  const tooLarge = () => { raw.destroy(); return answerTooLarge(max); };
+  const declared = headerValue(headers, 'content-length');
+  // undici reads a body with a declared length to exactly that length.
+  if (declared) { if (Number(declared) > max) throw tooLarge(); return raw.text(); }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of raw as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > max) throw tooLarge();
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
 /** What is read of a body after its reader stopped early, at most, before the connection is given up. */
 const DRAIN_BYTES = 64 * 1024;
 const DRAIN_MS = 1000;
@@ -312,8 +342,9 @@ function drainRest(raw: Dispatcher.ResponseData['body']): void {
 }
 
 /** Create the shared client. One per process is enough: undici pools connections per origin. */
-export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTimeoutMs?: number; hooksOf?: (signal: AbortSignal) => AttemptHooks | undefined } = {}): HttpClient {
+export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTimeoutMs?: number; hooksOf?: (signal: AbortSignal) => AttemptHooks | undefined; maxBodyBytes?: number } = {}): HttpClient {
   const hooksOf = options.hooksOf;
+  const maxBody = options.maxBodyBytes ?? MAX_UPSTREAM_BODY_BYTES;
   // No cap on connections per origin: a cap queues streams inside the gateway (1,000 open streams
   // to one upstream need 1,000 connections); keep-alive reuses them between calls.
   const dispatcher = options.dispatcher ?? new undici.Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 300_000 });
@@ -346,7 +377,7 @@ export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTime
       const mapped = new UpstreamBody(raw, req.url, timeoutMs, hooks);
       const text = async () => {
         const t1 = hooks?.upstream ? performance.now() : 0;
-        try { return await raw.text(); } catch (e) { throw transportError(e, req.url, timeoutMs); }
+        try { return await boundedText(raw, res.headers, maxBody); } catch (e) { throw isGatewayError(e) ? e : transportError(e, req.url, timeoutMs); }
         finally { hooks?.upstream?.(performance.now() - t1, null); }
       };
       return { status: res.statusCode, headers: res.headers as UpstreamResponse['headers'], body: mapped, text };
@@ -363,7 +394,7 @@ export function createHttpClient(options: { dispatcher?: Dispatcher; defaultTime
     },
     async stream(req: UpstreamRequest): Promise<UpstreamResponse> {
       const res = await send(req);
-      if (res.status >= 200 && res.status < 300) return checkStream(res, req);
+      if (res.status >= 200 && res.status < 300) return checkStream(res, req, maxBody);
       const text = await res.text();
       const ct = headerValue(res.headers, 'content-type');
       try { interpretUpstream(res.status, ct, text, res.headers); } catch (e) {

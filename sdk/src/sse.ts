@@ -12,31 +12,52 @@ import type { ChatChunk, ChatResponse, CompletionsChunk, CompletionsResponse } f
 /** One server-sent event. */
 export interface SSEEvent { event?: string; data: string; id?: string }
 
+/**
+ * The longest stream line, and the most `data:` one event may gather, in characters: an upstream
+ * that never ends its line (or its event) must not grow the gateway's memory without bound.
+ */
+export const MAX_SSE_EVENT_CHARS = 16 * 1024 * 1024;
+const lineTooLong = () => new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', `The upstream sent a stream line longer than ${MAX_SSE_EVENT_CHARS} characters.`);
+const eventTooLarge = () => new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', `The upstream sent a stream event larger than ${MAX_SSE_EVENT_CHARS} characters.`);
+
 /** Split a byte stream into text lines (without their terminators: \n, \r\n or \r). */
 export async function* lines(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
-  let buf = '';
+  // The unfinished line, in pieces: each read is scanned once, not the whole line again (a long
+  // line in many reads was quadratic: 16 s of CPU for a 16 MiB line).
+  let rest: string[] = [];
+  let restChars = 0;
   let pendingCR = false;
+  const take = (part: string): string => {
+    if (!rest.length) return part;
+    rest.push(part);
+    const line = rest.join('');
+    rest = []; restChars = 0;
+    return line;
+  };
   for await (const chunk of body) {
     let text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
     if (pendingCR && text.startsWith('\n')) text = text.slice(1);
     pendingCR = false;
-    buf += text;
     let start = 0;
-    for (let i = 0; i < buf.length; i++) {
-      const ch = buf.charCodeAt(i);
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
       if (ch === 10 || ch === 13) {
-        yield buf.slice(start, i);
+        yield take(text.slice(start, i));
         if (ch === 13) {
-          if (i + 1 < buf.length) { if (buf.charCodeAt(i + 1) === 10) i++; } else pendingCR = true;
+          if (i + 1 < text.length) { if (text.charCodeAt(i + 1) === 10) i++; } else pendingCR = true;
         }
         start = i + 1;
       }
     }
-    buf = buf.slice(start);
+    if (start < text.length) {
+      rest.push(text.slice(start));
+      restChars += text.length - start;
+      if (restChars > MAX_SSE_EVENT_CHARS) throw lineTooLong();
+    }
   }
-  buf += decoder.decode();
-  if (buf.length) yield buf;
+  const last = take(decoder.decode());
+  if (last.length) yield last;
 }
 
 /**
@@ -44,9 +65,12 @@ export async function* lines(body: AsyncIterable<Uint8Array | string>): AsyncGen
  * over the text, no generator per line: `sseEvents` and `sseJson` run one async step per read.
  */
 class SseParser {
-  private buf = '';
+  /** The unfinished line, in pieces: each read is scanned once (see `lines`). */
+  private rest: string[] = [];
+  private restChars = 0;
   private pendingCR = false;
   private data: string[] = [];
+  private dataChars = 0;
   private event: string | undefined;
   private id: string | undefined;
   readonly out: SSEEvent[] = [];
@@ -54,23 +78,34 @@ class SseParser {
   feed(text: string): void {
     if (this.pendingCR && text.charCodeAt(0) === 10) text = text.slice(1);
     this.pendingCR = false;
-    const buf = this.buf.length ? this.buf + text : text;
     let start = 0;
-    for (let i = 0; i < buf.length; i++) {
-      const ch = buf.charCodeAt(i);
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
       if (ch !== 10 && ch !== 13) continue;
-      this.line(buf.slice(start, i));
+      this.line(this.take(text.slice(start, i)));
       if (ch === 13) {
-        if (i + 1 < buf.length) { if (buf.charCodeAt(i + 1) === 10) i++; } else this.pendingCR = true;
+        if (i + 1 < text.length) { if (text.charCodeAt(i + 1) === 10) i++; } else this.pendingCR = true;
       }
       start = i + 1;
     }
-    this.buf = start === 0 ? buf : buf.slice(start);
+    if (start < text.length) {
+      this.rest.push(start === 0 ? text : text.slice(start));
+      this.restChars += text.length - start;
+      if (this.restChars > MAX_SSE_EVENT_CHARS) throw eventTooLarge();
+    }
+  }
+
+  private take(part: string): string {
+    if (!this.rest.length) return part;
+    this.rest.push(part);
+    const line = this.rest.join('');
+    this.rest = []; this.restChars = 0;
+    return line;
   }
 
   /** The end of the body: a last line without a terminator, then a last event without a blank line. */
   end(): void {
-    if (this.buf.length) { this.line(this.buf); this.buf = ''; }
+    if (this.rest.length) this.line(this.take(''));
     if (this.data.length) this.out.push({ event: this.event, data: this.data.join('\n'), id: this.id });
     this.data = [];
   }
@@ -78,7 +113,7 @@ class SseParser {
   private line(line: string): void {
     if (line === '') {
       if (this.data.length) this.out.push({ event: this.event, data: this.data.length === 1 ? this.data[0]! : this.data.join('\n'), id: this.id });
-      this.data = []; this.event = undefined;
+      this.data = []; this.event = undefined; this.dataChars = 0;
       return;
     }
     if (line.charCodeAt(0) === 58 /* : */) return;
@@ -86,7 +121,11 @@ class SseParser {
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.charCodeAt(0) === 32) value = value.slice(1);
-    if (field === 'data') this.data.push(value);
+    if (field === 'data') {
+      this.dataChars += value.length;
+      if (this.dataChars > MAX_SSE_EVENT_CHARS) throw eventTooLarge();
+      this.data.push(value);
+    }
     else if (field === 'event') this.event = value;
     else if (field === 'id') this.id = value;
   }

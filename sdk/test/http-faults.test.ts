@@ -1,5 +1,6 @@
+import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpClient, interpretUpstream, isJsonAnswer, readJsonAnswer, STREAM_CONTENT_TYPES } from '../src/index.js';
+import { createHttpClient, interpretUpstream, isJsonAnswer, lines, MAX_SSE_EVENT_CHARS, readJsonAnswer, sseJson, STREAM_CONTENT_TYPES } from '../src/index.js';
 import { collect, startFakeUpstream, type FakeUpstream } from '../src/testing/index.js';
 
 const http = createHttpClient();
@@ -98,5 +99,82 @@ describe('readJsonAnswer', () => {
     const e = await fail(readJsonAnswer(res('{"error":{"message":"nope"}}')));
     expect([e.status, e.message]).toEqual([502, 'nope']);
     expect(await readJsonAnswer(res('[1,2]'))).toEqual([1, 2]);
+  });
+});
+
+describe('bounded answers: one upstream cannot exhaust the gateway\'s memory', () => {
+  const small = createHttpClient({ maxBodyBytes: 64 * 1024 });
+  let server: Server;
+  let base = '';
+  const closed: string[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      res.on('close', () => { closed.push(req.url!); });
+      const kb = 'x'.repeat(1024);
+      if (req.url === '/declared') {
+        // A declared length over the limit: refused before the body is read.
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(1024 * 1024) });
+        res.write(`{"a":"${kb}`);
+        return; // never sends the rest
+      }
+      if (req.url === '/chunked' || req.url === '/chunked-error') {
+        // No declared length, a body that never ends: read until the limit, then dropped.
+        res.writeHead(req.url === '/chunked' ? 200 : 500, { 'content-type': 'application/json' });
+        res.write('{"a":"');
+        const t = setInterval(() => { if (!res.destroyed) res.write(kb.repeat(8)); }, 2);
+        res.on('close', () => clearInterval(t));
+        return;
+      }
+      if (req.url === '/sse-line' || req.url === '/sse-event') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: {"choices":[]}\n\n');
+        const piece = req.url === '/sse-line' ? 'x'.repeat(1024 * 1024) : `data: ${'x'.repeat(1024 * 1024)}\n`;
+        if (req.url === '/sse-line') res.write('data: ');
+        let n = 0;
+        const t = setInterval(() => { if (res.destroyed || n++ > 40) { clearInterval(t); res.end(); } else res.write(piece); }, 1);
+        res.on('close', () => clearInterval(t));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ a: kb.repeat(32) })); // 32 KiB, chunked (no declared length): under the limit
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => { await small.close(); await new Promise((r) => server.close(r)); });
+  const at = (path: string) => ({ url: `${base}${path}`, body: {}, timeoutMs: 5000 });
+  const tooLarge = { code: 'GW_ERR_UPSTREAM_BAD_RESPONSE', status: 502, message: 'The upstream\'s answer is larger than the limit of 65536 bytes.' };
+
+  it('an answer under the limit passes whole, declared length or not', async () => {
+    expect(((await small.json(at('/ok'))) as { a: string }).a).toHaveLength(32 * 1024);
+  });
+
+  it('a declared length over the limit is a 502 at once, and the connection is dropped', async () => {
+    expect(await fail(small.json(at('/declared')))).toMatchObject(tooLarge);
+    await expect.poll(() => closed.includes('/declared')).toBe(true);
+  });
+
+  it('a chunked answer that passes the limit is a 502 and the connection is dropped (JSON answers and error bodies)', async () => {
+    expect(await fail(small.json(at('/chunked')))).toMatchObject(tooLarge);
+    await expect.poll(() => closed.includes('/chunked')).toBe(true);
+    expect(await fail(small.stream(at('/chunked-error')))).toMatchObject(tooLarge);
+    await expect.poll(() => closed.includes('/chunked-error')).toBe(true);
+  });
+
+  it(`a stream line, or one event's data, past ${MAX_SSE_EVENT_CHARS} characters is a 502 after the events before it`, async () => {
+    for (const path of ['/sse-line', '/sse-event']) {
+      const res = await small.stream(at(path));
+      const got: unknown[] = [];
+      const e = await fail((async () => { for await (const js of sseJson(res.body, { final: false })) got.push(js); })());
+      expect(got).toEqual([{ choices: [] }]);
+      expect(e).toMatchObject({ code: 'GW_ERR_UPSTREAM_BAD_RESPONSE', status: 502, message: `The upstream sent a stream event larger than ${MAX_SSE_EVENT_CHARS} characters.` });
+    }
+    // The line reader (NDJSON streams: Cohere) likewise.
+    const res = await small.stream(at('/sse-line'));
+    const got: string[] = [];
+    const e = await fail((async () => { for await (const l of lines(res.body)) got.push(l); })());
+    expect(got).toEqual(['data: {"choices":[]}', '']);
+    expect(e).toMatchObject({ code: 'GW_ERR_UPSTREAM_BAD_RESPONSE', message: `The upstream sent a stream line longer than ${MAX_SSE_EVENT_CHARS} characters.` });
   });
 });
