@@ -1,7 +1,8 @@
 /**
  * Decoding of the AWS binary event-stream (`application/vnd.amazon.eventstream`) that
  * ConverseStream answers with. Framing and CRC checks are the AWS library's
- * (`@smithy/core/event-streams`); this file turns its messages into parsed JSON events.
+ * (`@smithy/core/event-streams`); this file bounds the frame length the framer will allocate and
+ * turns its messages into parsed JSON events.
  */
 import { EventStreamCodec, getChunkedStream } from '@smithy/core/event-streams';
 import { fromUtf8, toUtf8 } from '@smithy/core/serde';
@@ -39,6 +40,31 @@ export function encodeMessage(headers: Record<string, string>, payload: unknown)
 }
 
 /**
+ * The longest frame accepted: AWS caps a message at 16 MB of payload and 128 KB of headers. The
+ * framer allocates what a frame's prelude declares (up to 4 GiB) before any of it arrives.
+ */
+export const MAX_FRAME_BYTES = 17 * 1024 * 1024;
+
+/** Walks the frame boundaries as the bytes pass (no copy) and refuses a declared length over MAX_FRAME_BYTES. */
+function frameLengthCheck(): (step: IteratorResult<Uint8Array>) => IteratorResult<Uint8Array> {
+  let skip = 0; // bytes left of the current frame, after its 4-byte length
+  let prelude = 0; // bytes of the next length read so far
+  let length = 0;
+  return (step) => {
+    if (step.done) return step;
+    const c = step.value;
+    for (let i = 0; i < c.length;) {
+      if (skip > 0) { const n = Math.min(skip, c.length - i); skip -= n; i += n; continue; }
+      length = length * 256 + c[i++]!;
+      if (++prelude < 4) continue;
+      if (length > MAX_FRAME_BYTES) throw malformed(`a frame declares ${length} bytes, over the limit of ${MAX_FRAME_BYTES}`);
+      skip = Math.max(0, length - 4); prelude = 0; length = 0;
+    }
+    return step;
+  };
+}
+
+/**
  * Decode an event-stream body incrementally; frames split across reads at any byte are
  * re-assembled, and every frame's CRCs are checked.
  */
@@ -46,7 +72,8 @@ export async function* decodeEventStream(body: AsyncIterable<Uint8Array>): Async
   const codec = new EventStreamCodec(toUtf8, fromUtf8);
   // The framer never closes its source; keep a handle so an early exit releases the connection.
   const source = body[Symbol.asyncIterator]();
-  const frames = getChunkedStream({ [Symbol.asyncIterator]: () => ({ next: () => source.next() }) })[Symbol.asyncIterator]();
+  const lengths = frameLengthCheck();
+  const frames = getChunkedStream({ [Symbol.asyncIterator]: () => ({ next: () => source.next().then(lengths) }) })[Symbol.asyncIterator]();
   try {
     yield* frameMessages(codec, frames);
   } finally {

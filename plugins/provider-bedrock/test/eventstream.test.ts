@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isGatewayError } from '@gatehouse/sdk';
 import { collect } from '@gatehouse/sdk/testing';
-import { decodeEventStream } from '../src/eventstream.js';
+import { decodeEventStream, MAX_FRAME_BYTES } from '../src/eventstream.js';
 import { converseStreamBody, exceptionFrame, json } from './helpers.js';
 
 /** Feed a buffer in the given pieces, as separate reads. */
@@ -29,6 +29,17 @@ describe('event-stream decoding', () => {
     const headersLen = body.readUInt32BE(4);
     const cuts = [2, 6, 10, 12 + Math.floor(headersLen / 2), 12 + headersLen + 3, len - 2, len, len + 1, len + 4, len + 11];
     expect(await collect(decodeEventStream(pieces(body, cuts)))).toEqual(decoded);
+  });
+
+  it('refuses a frame that declares more than MAX_FRAME_BYTES at its prelude, before the rest arrives', async () => {
+    const prelude = Buffer.alloc(12);
+    prelude.writeUInt32BE(1024 * 1024 * 1024, 0);
+    // The valid frames, then a prelude declaring 1 GiB, then nothing more: the source stays open.
+    async function* src() { yield body; yield prelude; await new Promise(() => undefined); }
+    const got: unknown[] = [];
+    const e = await (async () => { for await (const m of decodeEventStream(src())) got.push(m); })().catch((x) => x);
+    expect(got).toEqual(decoded);
+    expect(isGatewayError(e) && [e.code, e.message]).toEqual(['GW_ERR_UPSTREAM_BAD_RESPONSE', `Amazon Bedrock sent a malformed event stream (a frame declares 1073741824 bytes, over the limit of ${MAX_FRAME_BYTES}).`]);
   });
 
   it('reports exception frames with their type', async () => {
