@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/index.js';
 import { REPO_ROOT } from '../../test/helpers/gateway.js';
+import { freePort } from '../../test/helpers/redis-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gh-cli-'));
 const file = (name: string, text: string) => { const p = join(dir, name); writeFileSync(p, text); return p; };
@@ -87,13 +88,15 @@ const built = existsSync(join(REPO_ROOT, 'core/dist/cli.js'));
 
 describe.skipIf(!built)('gatehouse start as a process (built CLI)', () => {
   it('on SIGTERM stops accepting, lets an in-flight stream finish, and exits 0', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    // A port the kernel just handed out, not a random one: 32768–40000 is in Linux's ephemeral range,
+    // where the suite's own outgoing connections live (CI failed here once: never 'listening on').
+    const port = await freePort();
     const child = spawn(process.execPath, [join(REPO_ROOT, 'core/bin/gatehouse.js'), 'start', '--config-path', good, '--port', String(port), '--grace-period', '10'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let logs = '';
     child.stderr.on('data', (d) => { logs += d; });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      await vi.waitFor(() => { if (!logs.includes('listening on')) throw new Error('not yet'); }, { timeout: 10_000, interval: 50 });
+      await vi.waitFor(() => { if (!logs.includes('listening on')) throw new Error(`not listening yet; its log:\n${logs}`); }, { timeout: 10_000, interval: 50 });
       const res = await fetch(`http://127.0.0.1:${port}/endpoints/chat/invocations`, {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ messages: [{ role: 'user', content: 'one two three four five' }], stream: true }),
