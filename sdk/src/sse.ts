@@ -20,69 +20,26 @@ export const MAX_SSE_EVENT_CHARS = 16 * 1024 * 1024;
 const lineTooLong = () => new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', `The upstream sent a stream line longer than ${MAX_SSE_EVENT_CHARS} characters.`);
 const eventTooLarge = () => new GatewayError('GW_ERR_UPSTREAM_BAD_RESPONSE', `The upstream sent a stream event larger than ${MAX_SSE_EVENT_CHARS} characters.`);
 
-/** Split a byte stream into text lines (without their terminators: \n, \r\n or \r). */
-export async function* lines(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  // The unfinished line, in pieces: each read is scanned once, not the whole line again (a long
-  // line in many reads was quadratic: 11 s of CPU for a 15 MiB line in 64 KiB reads).
-  let rest: string[] = [];
-  let restChars = 0;
-  let pendingCR = false;
-  const take = (part: string): string => {
-    if (!rest.length) return part;
-    rest.push(part);
-    const line = rest.join('');
-    rest = []; restChars = 0;
-    return line;
-  };
-  for await (const chunk of body) {
-    let text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    if (pendingCR && text.startsWith('\n')) text = text.slice(1);
-    pendingCR = false;
-    let start = 0;
-    for (let i = 0; i < text.length; i++) {
-      const ch = text.charCodeAt(i);
-      if (ch === 10 || ch === 13) {
-        yield take(text.slice(start, i));
-        if (ch === 13) {
-          if (i + 1 < text.length) { if (text.charCodeAt(i + 1) === 10) i++; } else pendingCR = true;
-        }
-        start = i + 1;
-      }
-    }
-    if (start < text.length) {
-      rest.push(text.slice(start));
-      restChars += text.length - start;
-      if (restChars > MAX_SSE_EVENT_CHARS) throw lineTooLong();
-    }
-  }
-  const last = take(decoder.decode());
-  if (last.length) yield last;
-}
-
 /**
- * An incremental `text/event-stream` parser: feed it text, take the complete events. One pass
- * over the text, no generator per line: `sseEvents` and `sseJson` run one async step per read.
+ * Text into lines (without their terminators: \n, \r\n or \r), across reads split at any
+ * point. The unfinished line is kept in pieces and each read is scanned once (rescanning it, a
+ * 15 MiB line in 64 KiB reads took 11 s of CPU); past `MAX_SSE_EVENT_CHARS` it is an error.
  */
-class SseParser {
-  /** The unfinished line, in pieces: each read is scanned once (see `lines`). */
+class LineSplitter {
   private rest: string[] = [];
   private restChars = 0;
   private pendingCR = false;
-  private data: string[] = [];
-  private dataChars = 0;
-  private event: string | undefined;
-  private id: string | undefined;
-  readonly out: SSEEvent[] = [];
 
-  feed(text: string): void {
+  constructor(private readonly tooLong: () => Error) {}
+
+  feed(text: string, line: (s: string) => void): void {
     if (this.pendingCR && text.charCodeAt(0) === 10) text = text.slice(1);
     this.pendingCR = false;
     let start = 0;
     for (let i = 0; i < text.length; i++) {
       const ch = text.charCodeAt(i);
       if (ch !== 10 && ch !== 13) continue;
-      this.line(this.take(text.slice(start, i)));
+      line(this.take(text.slice(start, i)));
       if (ch === 13) {
         if (i + 1 < text.length) { if (text.charCodeAt(i + 1) === 10) i++; } else this.pendingCR = true;
       }
@@ -91,9 +48,12 @@ class SseParser {
     if (start < text.length) {
       this.rest.push(start === 0 ? text : text.slice(start));
       this.restChars += text.length - start;
-      if (this.restChars > MAX_SSE_EVENT_CHARS) throw eventTooLarge();
+      if (this.restChars > MAX_SSE_EVENT_CHARS) throw this.tooLong();
     }
   }
+
+  /** The last line, if it had no terminator ('' when none). */
+  end(): string { return this.take(''); }
 
   private take(part: string): string {
     if (!this.rest.length) return part;
@@ -102,10 +62,45 @@ class SseParser {
     this.rest = []; this.restChars = 0;
     return line;
   }
+}
+
+/** Split a byte stream into text lines (without their terminators: \n, \r\n or \r). */
+export async function* lines(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  const splitter = new LineSplitter(lineTooLong);
+  const out: string[] = [];
+  const push = (l: string) => { out.push(l); };
+  for await (const chunk of body) {
+    splitter.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }), push);
+    for (const l of out) yield l;
+    out.length = 0;
+  }
+  const tail = decoder.decode();
+  if (tail) splitter.feed(tail, push);
+  for (const l of out) yield l;
+  const last = splitter.end();
+  if (last.length) yield last;
+}
+
+/**
+ * An incremental `text/event-stream` parser: feed it text, take the complete events. One pass
+ * over the text, no generator per line: `sseEvents` and `sseJson` run one async step per read.
+ */
+class SseParser {
+  private readonly splitter = new LineSplitter(eventTooLarge);
+  private readonly onLine = (line: string): void => this.line(line);
+  private data: string[] = [];
+  private dataChars = 0;
+  private event: string | undefined;
+  private id: string | undefined;
+  readonly out: SSEEvent[] = [];
+
+  feed(text: string): void { this.splitter.feed(text, this.onLine); }
 
   /** The end of the body: a last line without a terminator, then a last event without a blank line. */
   end(): void {
-    if (this.rest.length) this.line(this.take(''));
+    const last = this.splitter.end();
+    if (last) this.line(last);
     if (this.data.length) this.out.push({ event: this.event, data: this.data.join('\n'), id: this.id });
     this.data = [];
   }
