@@ -242,17 +242,7 @@ async function checkStream(res: UpstreamResponse, req: UpstreamRequest, maxBody:
       };
     },
   };
-  const text = async () => {
-    const decoder = new TextDecoder();
-    let out = '';
-    let size = 0;
-    for await (const chunk of body) {
-      size += chunk.length;
-      if (size > maxBody) throw answerTooLarge(maxBody);
-      out += decoder.decode(chunk, { stream: true });
-    }
-    return out + decoder.decode();
-  };
+  const text = () => collectText(body, maxBody);
   return { status: res.status, headers: res.headers, body, text };
 }
 
@@ -303,20 +293,24 @@ class UpstreamBody implements AsyncIterable<Uint8Array> {
  */
 export const MAX_UPSTREAM_BODY_BYTES = 256 * 1024 * 1024;
 
-/** The text of an answer, at most `max` bytes: a declared length is checked first, a chunked body as it comes. */
-async function boundedText(raw: Dispatcher.ResponseData['body'], headers: Record<string, string | string[] | undefined>, max: number): Promise<string> {
-  const tooLarge = () => { raw.destroy(); return answerTooLarge(max); };
-  const declared = headerValue(headers, 'content-length');
-  // undici reads a body with a declared length to exactly that length.
-  if (declared) { if (Number(declared) > max) throw tooLarge(); return raw.text(); }
-  const chunks: Buffer[] = [];
+/** A body's text, at most `max` bytes; past them the reader stops (which closes the body). */
+async function collectText(body: AsyncIterable<Uint8Array>, max: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const c of raw as AsyncIterable<Buffer>) {
+  for await (const c of body) {
     size += c.length;
-    if (size > max) throw tooLarge();
+    if (size > max) throw answerTooLarge(max);
     chunks.push(c);
   }
   return Buffer.concat(chunks, size).toString('utf8');
+}
+
+/** The text of an answer, at most `max` bytes: a declared length is checked first, a chunked body as it comes. */
+function boundedText(raw: Dispatcher.ResponseData['body'], headers: Record<string, string | string[] | undefined>, max: number): Promise<string> {
+  const declared = headerValue(headers, 'content-length');
+  if (!declared) return collectText(raw, max);
+  if (Number(declared) > max) { raw.destroy(); throw answerTooLarge(max); }
+  return raw.text(); // undici reads a body with a declared length to exactly that length
 }
 
 /** What is read of a body after its reader stopped early, at most, before the connection is given up. */
