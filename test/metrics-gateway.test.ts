@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startFakeUpstream, type FakeUpstream } from '@gatehouse/sdk/testing';
 import { postJson, readSse, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { freePort } from './helpers/redis-server.js';
+import { freePort } from './helpers/processes.js';
 
 const KEY = 'sk-planted-inprocess-key-5e7d1c0a9b';
 const chatBody = { messages: [{ role: 'user', content: 'hi' }] };

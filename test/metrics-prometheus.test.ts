@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startFakeUpstream, type FakeUpstream } from '@gatehouse/sdk/testing';
 import { callOnNewConnection, REPO_ROOT, type Answer } from './helpers/gateway.js';
-import { freePort } from './helpers/redis-server.js';
+import { freePort } from './helpers/processes.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const CLI = join(REPO_ROOT, 'core/bin/gatehouse.js');

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHouseServer, type HouseServer } from '../examples/custom-provider/test/model-server.js';
 import { REPO_ROOT } from './helpers/gateway.js';
-import { freePort } from './helpers/redis-server.js';
+import { freePort } from './helpers/processes.js';
 
 const run = promisify(execFile);
 const KEY = 'house-npm-path-key-0123456789';

@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, hasRedis, startRedis, type RedisServer } from './helpers/redis-server.js';
-import { call, REPO_ROOT, sleep, startCli, until, type Answer, type GatewayProcess } from './helpers/processes.js';
+import { hasRedis, startRedis, type RedisServer } from './helpers/redis-server.js';
+import { call, freePort, REPO_ROOT, sleep, startCli, until, type Answer, type GatewayProcess } from './helpers/processes.js';
 
 const built = existsSync(join(REPO_ROOT, 'core/dist/cli.js')) && existsSync(join(REPO_ROOT, 'plugins/rate-limit/dist/index.js'));
 const runnable = built && hasRedis;

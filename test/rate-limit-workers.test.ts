@@ -7,8 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort } from './helpers/redis-server.js';
-import { call, REPO_ROOT, startCli, until, type GatewayProcess } from './helpers/processes.js';
+import { call, freePort, REPO_ROOT, startCli, until, type GatewayProcess } from './helpers/processes.js';
 
 const built = existsSync(join(REPO_ROOT, 'core/dist/cli.js')) && existsSync(join(REPO_ROOT, 'plugins/rate-limit/dist/index.js'));
 const MSG = { messages: [{ role: 'user', content: 'hello' }] };

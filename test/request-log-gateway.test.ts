@@ -10,8 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startFakeUpstream, type FakeUpstream } from '@gatehouse/sdk/testing';
 import { postJson, readSse, startTestGateway } from './helpers/gateway.js';
-import { call, startCli } from './helpers/processes.js';
-import { freePort } from './helpers/redis-server.js';
+import { call, freePort, startCli } from './helpers/processes.js';
 
 const PROVIDER_KEY = 'sk-planted-provider-key-31c9e0f2aa';
 const USER_KEY = 'gw-user-key-7d1f0c2b9e8a';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/index.js';
 import { REPO_ROOT } from '../../test/helpers/gateway.js';
-import { freePort } from '../../test/helpers/redis-server.js';
+import { freePort } from '../../test/helpers/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gh-cli-'));
 const file = (name: string, text: string) => { const p = join(dir, name); writeFileSync(p, text); return p; };

@@ -6,8 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { call, sleep, startCli, until, type GatewayProcess } from '../../test/helpers/processes.js';
-import { freePort } from '../../test/helpers/redis-server.js';
+import { call, freePort, sleep, startCli, until, type GatewayProcess } from '../../test/helpers/processes.js';
 
 const rssMB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const collections = (gw: GatewayProcess) => gw.logs().filter((l) => l.msg === 'idle: heap collected');

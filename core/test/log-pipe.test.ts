@@ -5,8 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { call, CLI, REPO_ROOT, sleep, startCli, type GatewayProcess } from '../../test/helpers/processes.js';
-import { freePort } from '../../test/helpers/redis-server.js';
+import { call, CLI, freePort, REPO_ROOT, sleep, startCli, type GatewayProcess } from '../../test/helpers/processes.js';
 
 let gw: GatewayProcess | undefined;
 afterAll(async () => { await gw?.stop(); });

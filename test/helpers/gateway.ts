@@ -5,11 +5,11 @@
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { createLogger, startGateway, type LogLevel, type RunningGateway } from '@gatehouse/core';
+import { REPO_ROOT } from './processes.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export { REPO_ROOT };
 
 export interface TestGateway {
   url: string;

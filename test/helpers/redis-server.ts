@@ -1,20 +1,10 @@
 /** Start Debian's redis-server on a free loopback port, without persistence; stop it by PID. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from './processes.js';
 
 /** Whether redis-server is installed (`.ci/run` installs Debian's package). */
 export const hasRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const canConnect = (port: number) => new Promise<boolean>((resolve) => {
   const sock = connect(port, '127.0.0.1');
