@@ -155,7 +155,7 @@ class Call implements Invocation {
 
   constructor(req: InvokeRequest, type: EndpointInfo['endpoint_type'], found: NonNullable<ReturnType<GatewayApi['lookup']>>, signal: AbortSignal) {
     const r = req.req;
-    this[INTERNALS] = { body: req.body, req: r, modelNamesTarget: req.modelNamesTarget ?? false, usage: null, chunks: 0, firstChunkAt: null };
+    this[INTERNALS] = { body: req.body, req: r, modelNamesTarget: req.modelNamesTarget ?? false, usage: null, chunks: 0, firstChunkAt: null, attempt: 0 };
     this.#req = r;
     this.id = r.id; this.surface = req.surface; this.path = r.path; this.target = req.target; this.type = type;
     this.headers = r.headers; this.client = { ip: r.ip }; this.caller = r.caller; this.signal = signal;
@@ -165,7 +165,11 @@ class Call implements Invocation {
 
   get state(): Map<string, unknown> { return (this.#state ??= new Map()); }
   setHeader(name: string, value: string): void { this.#req.setHeader(name, value); }
-  event(name: string, attributes?: Record<string, unknown>): void { this.events.push({ name, at: Date.now(), attributes }); }
+  /** During an attempt, the event names it (`attempt`), unless the caller did: tracing places it on that attempt's span. */
+  event(name: string, attributes?: Record<string, unknown>): void {
+    const n = this[INTERNALS].attempt;
+    this.events.push({ name, at: Date.now(), attributes: n && !(attributes && 'attempt' in attributes) ? { ...attributes, attempt: n } : attributes });
+  }
 }
 
 /** Register the feature plugins in dependency order, each with its narrow context. */

@@ -325,15 +325,18 @@ describe('contract v2: observers and attempts', () => {
   it('attempts: a policy retries, then moves to the next candidate; upstream headers and attempt numbers reach the provider; defaults apply per endpoint', async () => {
     const cue = cueProvider({ failures: [new GatewayError('GW_ERR_UPSTREAM_STATUS', 'busy', { status: 503 }), new GatewayError('GW_ERR_UPSTREAM_STATUS', 'busy', { status: 503 })] });
     const attempts: string[] = [];
+    const events: Array<[string, unknown]> = [];
     const router = definePlugin({
       name: 'test-router',
       register(ctx) {
-        ctx.use('route', async (inv, next) => { inv.candidates = [ctx.gateway.lookup('a')!.info as never, ctx.gateway.lookup('b')!.info as never]; await next(); });
+        ctx.use('route', async (inv, next) => { inv.event('routed'); inv.candidates = [ctx.gateway.lookup('a')!.info as never, ctx.gateway.lookup('b')!.info as never]; await next(); });
+        ctx.use('respond', async (inv, next) => { await next(); inv.event('responded'); });
         ctx.attempts({
-          before: (_inv, a) => { a.upstreamHeaders.traceparent = `00-${'1'.repeat(32)}-${String(a.n).padStart(16, '0')}-01`; },
-          failed: (_inv, a) => (a.n === 1 ? { action: 'retry', delayMs: 1 } : { action: 'next' }),
-          succeeded: (inv: Invocation, a) => { inv.setHeader('x-served-by', `${a.endpoint.name}#${a.n}`); },
+          before: (inv, a) => { inv.event('before'); a.upstreamHeaders.traceparent = `00-${'1'.repeat(32)}-${String(a.n).padStart(16, '0')}-01`; },
+          failed: (inv, a) => { inv.event('failed'); return a.n === 1 ? { action: 'retry', delayMs: 1 } : { action: 'next' }; },
+          succeeded: (inv: Invocation, a) => { inv.event('served', { attempt: 42 }); inv.setHeader('x-served-by', `${a.endpoint.name}#${a.n}`); },
         });
+        ctx.observe({ finish: (o) => { events.push(...(o.invocation?.events ?? []).map((e) => [e.name, e.attributes?.attempt ?? null] as [string, unknown])); } });
         ctx.observe({ attempt: (_inv, a) => { attempts.push(`${a.endpoint.name}:${a.error?.code ?? 'ok'}`); } });
       },
     });
@@ -345,6 +348,8 @@ describe('contract v2: observers and attempts', () => {
     expect(cue.calls.map((c) => c.attempt)).toEqual([1, 2, 3]);
     expect(cue.calls[2]!.headers!.traceparent).toMatch(/-0000000000000003-01$/);
     expect(cue.calls.map((c) => c.temperature)).toEqual([undefined, undefined, 0.5]);
+    // An event recorded during an attempt names it (the kernel adds it); before and after the attempts, none; one given is kept.
+    expect(events).toEqual([['routed', null], ['before', 1], ['failed', 1], ['before', 2], ['failed', 2], ['before', 3], ['served', 42], ['responded', null]]);
   });
 
   it('without a policy a failed attempt fails the call with its status', async () => {

@@ -114,7 +114,7 @@ export interface Invocation {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** Set a response header; the kernel applies it to the JSON answer, the stream or the error alike. */
   setHeader(name: string, value: string): void;
-  /** Record an event (tracing shows it). */
+  /** Record an event (tracing shows it). During an attempt the kernel adds `attempt: n` unless given, so it lands on that attempt's span. */
   event(name: string, attributes?: Record<string, unknown>): void;
   /** Whether the caller asked for a stream; set by the kernel's `receive` step. */
   stream: boolean;

@@ -22,6 +22,8 @@ export interface InvocationInternals {
   usage: Usage | null;
   chunks: number;
   firstChunkAt: number | null;
+  /** The number of the attempt in progress (0: none): `inv.event` names it, so tracing puts the event on that attempt's span. */
+  attempt: number;
 }
 export const INTERNALS = Symbol('gatehouse.invocation');
 /**
@@ -78,8 +80,7 @@ async function primed(source: AsyncIterable<UnifiedChunk>, inv: Invocation, deps
   const seen = (step: IteratorResult<UnifiedChunk>): IteratorResult<UnifiedChunk> => {
     if (step.done) return step;
     const c = step.value;
-    // The event names its attempt: its wall-clock time alone (whole ms) cannot place it on the attempt's span.
-    if (st.chunks++ === 0) { st.firstChunkAt = performance.now(); inv.event('first_token', { attempt: inv.attempts.length }); }
+    if (st.chunks++ === 0) { st.firstChunkAt = performance.now(); inv.event('first_token'); }
     if (c.usage) st.usage = addUsage(st.usage, c.usage);
     for (const o of deps.observers) if (o.chunk) try { o.chunk(inv, c); } catch (e) { deps.onObserverError(e, 'chunk'); }
     return step;
@@ -158,37 +159,41 @@ export function kernelStages(deps: KernelStageDeps): Record<Stage, StageMiddlewa
     },
     /** Try the candidates as attempts; policies decide between attempts. Streams are primed per attempt, so a fallback only happens before the first byte. */
     invoke: async (inv, next) => {
+      const st = internals(inv);
       let i = 0;
-      for (;;) {
-        const endpoint = inv.candidates[i];
-        const last = inv.attempts[inv.attempts.length - 1];
-        if (!endpoint) throw last?.error ?? new GatewayError('GW_ERR_INTERNAL', 'no candidate endpoint to call');
-        const attempt: Attempt = { n: inv.attempts.length + 1, endpoint, startedAt: deps.clock.now(), upstreamHeaders: {}, durationMs: 0, upstreamMs: 0, upstreamStatus: null, error: null };
-        inv.attempts.push(attempt);
-        const t0 = performance.now();
-        try {
-          await attemptOnce(inv, attempt);
-          attempt.durationMs = performance.now() - t0;
-          for (const p of deps.policies) p.succeeded?.(inv, attempt);
-          notifyAttempt(inv, attempt);
-          break;
-        } catch (e) {
-          const err = deps.scrubError(toGatewayError(e));
-          attempt.error = err;
-          attempt.durationMs = performance.now() - t0;
-          notifyAttempt(inv, attempt);
-          if (inv.signal.aborted) throw err;
-          let decision: AttemptDecision | undefined;
-          for (const p of deps.policies) {
-            if (!p.failed) continue;
-            decision = (await p.failed(inv, attempt, err)) ?? undefined;
-            if (decision) break;
+      try {
+        for (;;) {
+          const endpoint = inv.candidates[i];
+          const last = inv.attempts[inv.attempts.length - 1];
+          if (!endpoint) throw last?.error ?? new GatewayError('GW_ERR_INTERNAL', 'no candidate endpoint to call');
+          const attempt: Attempt = { n: inv.attempts.length + 1, endpoint, startedAt: deps.clock.now(), upstreamHeaders: {}, durationMs: 0, upstreamMs: 0, upstreamStatus: null, error: null };
+          inv.attempts.push(attempt);
+          st.attempt = attempt.n;
+          const t0 = performance.now();
+          try {
+            await attemptOnce(inv, attempt);
+            attempt.durationMs = performance.now() - t0;
+            for (const p of deps.policies) p.succeeded?.(inv, attempt);
+            notifyAttempt(inv, attempt);
+            break;
+          } catch (e) {
+            const err = deps.scrubError(toGatewayError(e));
+            attempt.error = err;
+            attempt.durationMs = performance.now() - t0;
+            notifyAttempt(inv, attempt);
+            if (inv.signal.aborted) throw err;
+            let decision: AttemptDecision | undefined;
+            for (const p of deps.policies) {
+              if (!p.failed) continue;
+              decision = (await p.failed(inv, attempt, err)) ?? undefined;
+              if (decision) break;
+            }
+            if (!decision || decision.action === 'fail') throw decision?.error ?? err;
+            if (decision.delayMs && decision.delayMs > 0) await sleep(decision.delayMs, inv.signal);
+            if (decision.action === 'next') i++;
           }
-          if (!decision || decision.action === 'fail') throw decision?.error ?? err;
-          if (decision.delayMs && decision.delayMs > 0) await sleep(decision.delayMs, inv.signal);
-          if (decision.action === 'next') i++;
         }
-      }
+      } finally { st.attempt = 0; } // events after the attempts (the respond stage, a stream's later chunks) name none
       await next();
     },
     /** Post-processing (metrics, tracing, usage accounting) are plugins. */

@@ -362,7 +362,7 @@ async function registerLimiter(ctx: PluginContext<RateLimitSection>): Promise<vo
         st.policies.set(policyId, { q: c.config.calls ?? 0, w: c.period.periodMs / 1000, ...(c.config.burst !== undefined && c.config.burst !== c.config.calls ? { burst: c.config.burst } : {}) });
         st.limits.set(policyId, { r: d.remaining, t: Math.ceil(d.resetMs / 1000) });
         setHeaders(inv, st);
-        if (!d.ok) refuse(inv, scope, name, c, calls.message, d, attempt !== null ? { attempt } : undefined);
+        if (!d.ok) refuse(inv, scope, name, c, calls.message, d);
         counters.admitted++;
         callKey = key;
       }
@@ -378,7 +378,7 @@ async function registerLimiter(ctx: PluginContext<RateLimitSection>): Promise<vo
         // The call was not made: give back the call it took.
         if (callKey && c.calls) await quietly(() => adjust(store, callKey!, c.calls!.rate, ctx.clock.now(), -1));
         const tooBig = !Number.isFinite(d.retryAfterMs);
-        refuse(inv, scope, name, c, tooBig ? `${tokens.message} (this prompt alone is about ${est} tokens)` : tokens.message, d, { tokens: est, ...(attempt !== null ? { attempt } : {}) });
+        refuse(inv, scope, name, c, tooBig ? `${tokens.message} (this prompt alone is about ${est} tokens)` : tokens.message, d, { tokens: est });
       }
       st.debits.push({ storeKey: key, rate: tokens.rate, estimated: est, attempt });
     }

@@ -158,13 +158,13 @@ function registerRouting(ctx: PluginContext<Record<string, unknown>>): void {
         if (coolMs > 0) {
           const until = await health.coolDown(name, coolMs);
           unavailableNow = true;
-          inv.event('cooldown', { route: route.name, endpoint: name, attempt: attempt.n, duration_ms: coolMs, until, status: err.status });
+          inv.event('cooldown', { route: route.name, endpoint: name, duration_ms: coolMs, until, status: err.status });
         }
         if (policy.breaker && countsForBreaker(String(err.code), err.status)) {
           const r = await health.recordFailure(name, policy.breaker, wasProbe);
           if (r.opened) {
             unavailableNow = true;
-            inv.event('breaker_open', { route: route.name, endpoint: name, attempt: attempt.n, reason: r.opened.reason, failures: r.opened.failures, cooldown_ms: policy.breaker.cooldown_ms, until: r.opened.until });
+            inv.event('breaker_open', { route: route.name, endpoint: name, reason: r.opened.reason, failures: r.opened.failures, cooldown_ms: policy.breaker.cooldown_ms, until: r.opened.until });
             ctx.logger.warn(`routing: circuit breaker of '${name}' opened (${r.opened.reason})`, { route: route.name, endpoint: name, failures: r.opened.failures });
           }
         } else if (policy.breaker) {
@@ -187,7 +187,7 @@ function registerRouting(ctx: PluginContext<Record<string, unknown>>): void {
           inv.event('retry', { route: route.name, endpoint: name, attempt: attempt.n, retry: triesHere, delay_ms: verdict.delayMs, status: err.status, code: err.code });
           return { action: 'retry', delayMs: verdict.delayMs };
         case 'next':
-          inv.event('fallback_triggered', { route: route.name, from: name, to: inv.candidates[index + 1]!.name, attempt: attempt.n, status: err.status, code: err.code });
+          inv.event('fallback_triggered', { route: route.name, from: name, to: inv.candidates[index + 1]!.name, status: err.status, code: err.code });
           return { action: 'next' };
         case 'exhausted': {
           const failures = inv.attempts.filter((a) => a.error).map((a) => ({ endpoint: a.endpoint.name, error: a.error! }));
