@@ -4,16 +4,16 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { GatewayError } from './errors.js';
+import { AJV_OPTIONS, loadPrecompiled } from './precompiled.js';
 import { requestSchemas } from './schemas.js';
 import type { EndpointType } from './types.js';
 
-// strictNumbers: NaN and ±Infinity (JSON's `1e400`) are not numbers, let alone integers.
-// validateSchema: false — these schemas are the sdk's own constants, checked against the meta-schema
-// by test/hardening-validation.test.ts; checking them here compiled the meta-schema (~13 ms) at the first request.
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, strictNumbers: true, validateSchema: false });
-// Compiled on first use: a config with chat endpoints only never compiles the other two (start-up).
-const validators: Partial<Record<EndpointType, ValidateFunction>> = {};
-const validatorFor = (type: EndpointType): ValidateFunction => (validators[type] ??= ajv.compile(requestSchemas[type]));
+// Precompiled at build time (see precompiled.ts); otherwise compiled on first use, so a config with
+// chat endpoints only never compiles the other two (start-up).
+let validators: Partial<Record<EndpointType, ValidateFunction>> | undefined;
+let ajv: Ajv | undefined;
+const validatorFor = (type: EndpointType): ValidateFunction =>
+  ((validators ??= loadPrecompiled() ?? {})[type] ??= (ajv ??= new Ajv(AJV_OPTIONS)).compile(requestSchemas[type]));
 
 /** One FastAPI/pydantic-shaped validation error. */
 export interface PydanticError { type: string; loc: Array<string | number>; msg: string; input: unknown; ctx?: Record<string, unknown> }
