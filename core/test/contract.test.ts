@@ -394,6 +394,20 @@ describe('contract v2: config slices', () => {
       .rejects.toThrow("no installed plugin serves the routing strategy 'TRAFFIC_SPLIT'; install @gatehouse/plugin-routing");
   });
 
+  it('a plugin or provider schema that does not compile is a start-up error naming its owner and where the schema is wrong', async () => {
+    const start = (plugins: PluginDefinition[], providers = [cueProvider().def], extra: Record<string, unknown> = {}) =>
+      startTestGateway({ config: config(extra), plugins: [surfacePlugin, ...plugins], providers });
+    const badSection = definePlugin({ name: 'bad-section', config: { section: { type: 'object', properties: { level: { type: 'integer', maximum: 'x' } } } }, register() {} });
+    await expect(start([badSection], undefined, { 'bad-section': { level: 1 } }))
+      .rejects.toThrow(/^plugin 'bad-section' \(package .+\) has an invalid config schema: schema\/properties\/level\/maximum must be number$/);
+    const badSlice = definePlugin({ name: 'bad-slice', config: { endpoint: { quota: { type: 'object', required: 'calls' } } }, register() {} });
+    await expect(start([badSlice])).rejects.toThrow("plugin 'bad-slice' (its endpoint keys) has an invalid config schema: schema/properties/quota/required must be array");
+    const cue = cueProvider().def;
+    const badProvider = { ...cue, configSchema: { type: 'object', properties: { region: { enum: 'eu' } } } };
+    await expect(start([], [badProvider as typeof cue]))
+      .rejects.toThrow(/^provider 'cue' \(package .+\) has an invalid config schema: schema\/properties\/region\/enum must be array$/);
+  });
+
   it('endpoint defaults from model.config are validated like request parameters', async () => {
     const bad = config();
     (bad.endpoints[1]!.model as Record<string, unknown>).config = { temperature: 'hot' };

@@ -8,7 +8,7 @@ import {
 } from '@gatehouse/sdk';
 import { normaliseName, type Discovery, type ManifestEntry } from '../plugins/discovery.js';
 import { loadPlugin, loadProvider } from '../plugins/load.js';
-import { ajv, ajvProblems, configError, didYouMean, type ConfigProblem } from './errors.js';
+import { ajv, ajvProblems, compileSchema, configError, didYouMean, type ConfigProblem } from './errors.js';
 import { getPath, resolveKey, setPath } from './keys.js';
 
 export interface EndpointConfig {
@@ -40,9 +40,9 @@ type Path = Array<string | number>;
 type Raw = Record<string, any>;
 
 const compiled = new WeakMap<object, ValidateFunction>();
-const compile = (schema: object): ValidateFunction => {
+const compile = (schema: object, owner: string): ValidateFunction => {
   let v = compiled.get(schema);
-  if (!v) { v = ajv.compile(schema); compiled.set(schema, v); }
+  if (!v) { v = compileSchema(schema, owner); compiled.set(schema, v); }
   return v;
 };
 
@@ -90,15 +90,21 @@ function schemasFor(plugins: PluginDefinition[], sections: string[]) {
   const key = `${plugins.map((p) => p.name).sort().join(',')}|${[...sections].sort().join(',')}`;
   let s = schemaCache.get(key);
   if (s) return s;
-  const slices = (k: 'endpoint' | 'route' | 'destination') => Object.assign({}, ...plugins.map((p) => p.config?.[k] ?? {}));
   const object = (props: object, required: string[]) => ({ type: 'object', required, additionalProperties: false, properties: props });
+  /** The kernel's keys of a slice plus every plugin's; when that does not compile, the first plugin whose keys do not is named. */
+  const sliced = (k: 'endpoint' | 'route' | 'destination', kernel: object, required: string[]) => {
+    try { return ajv.compile(object(Object.assign({ ...kernel }, ...plugins.map((p) => p.config?.[k] ?? {})), required)); } catch (e) {
+      for (const p of plugins) if (p.config?.[k]) compileSchema(object(p.config[k], []), `plugin '${p.name}' (its ${k} keys)`);
+      throw e;
+    }
+  };
   const top: Record<string, unknown> = { endpoints: { type: 'array' }, routes: { type: ['array', 'null'] }, timeout_seconds: { type: 'number', exclusiveMinimum: 0 }, server: SERVER_SCHEMA };
   for (const name of sections) top[name] = { type: ['object', 'null'] };
   s = {
     top: ajv.compile(object(top, ['endpoints'])),
-    endpoint: ajv.compile(object({ ...KERNEL_ENDPOINT_KEYS, route_type: {}, ...slices('endpoint') }, ['name', 'endpoint_type', 'model'])),
-    route: ajv.compile(object({ ...KERNEL_ROUTE_KEYS, ...slices('route') }, ['name', 'task_type', 'destinations'])),
-    destination: ajv.compile(object({ name: { type: 'string' }, traffic_percentage: { type: 'integer' }, ...slices('destination') }, ['name'])),
+    endpoint: sliced('endpoint', { ...KERNEL_ENDPOINT_KEYS, route_type: {} }, ['name', 'endpoint_type', 'model']),
+    route: sliced('route', KERNEL_ROUTE_KEYS, ['name', 'task_type', 'destinations']),
+    destination: sliced('destination', { name: { type: 'string' }, traffic_percentage: { type: 'integer' } }, ['name']),
   };
   schemaCache.set(key, s);
   return s;
@@ -309,7 +315,7 @@ async function loadEndpoint(ep: Raw, base: Path, d: EndpointDeps): Promise<Endpo
   config = structuredClone(config);
   const configPath = [...base, 'model', 'config'];
   const defaults = typeValid ? takeDefaults(ep.endpoint_type, config, configPath, problems) : {};
-  if (def.configSchema && !schemaProblems(compile(def.configSchema), config, configPath, new Set(), problems)) return null;
+  if (def.configSchema && !schemaProblems(compile(def.configSchema, `provider '${entry.name}' (package ${entry.packageName})`), config, configPath, new Set(), problems)) return null;
   const keyFields = def.keyFields ?? Object.keys(config).filter((k) => k.endsWith('_api_key'));
   if (!resolveSecrets(config, keyFields, configPath, d.env, problems, d.secrets)) return null;
   const model = { name: ep.model.name ?? null, provider: entry.name };
@@ -408,7 +414,7 @@ function pluginSection(p: ActivePlugin, cfg: Raw, env: NodeJS.ProcessEnv, proble
   const own = structuredClone(rest);
   const schema = p.def.config?.section ?? p.def.configSchema;
   if (schema) {
-    if (!schemaProblems(compile(schema), own, [name], new Set(), problems)) return;
+    if (!schemaProblems(compile(schema, `plugin '${name}' (package ${p.entry.packageName})`), own, [name], new Set(), problems)) return;
   } else if (Object.keys(own).length) {
     problems.push({ path: [name], message: `plugin '${name}' takes no configuration besides 'enabled'` });
     return;
