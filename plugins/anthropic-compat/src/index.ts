@@ -98,12 +98,14 @@ const messagesRoute: RouteDefinition = {
     },
   },
   async handler(req: RouteRequest, gw: GatewayApi): Promise<RouteResult> {
+    // Anthropic's SDK shows `request-id` as `_request_id` on answers and as `requestID` on errors:
+    // set it before anything can fail, so that error answers carry it too.
+    req.setHeader('request-id', req.id);
     const body = await req.json();
     const target = targetOf(body, gw);
     const { chat, stream } = toChatBody(body as Record<string, unknown>);
     const r = await gw.invoke({ req, surface: SURFACE, target, expectType: 'llm/v1/chat', modelNamesTarget: true, body: chat });
     const id = messageId(r.invocation.id);
-    // Anthropic's SDK shows `request-id` as `_request_id`.
     const headers = { 'request-id': r.invocation.id };
     if (r.kind === 'json') return { headers, json: toMessage(r.value as ChatResponse, id) };
     if (!stream) throw new GatewayError('GW_ERR_INTERNAL', 'expected a JSON answer');

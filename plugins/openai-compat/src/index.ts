@@ -94,6 +94,51 @@ async function completionsForList(req: RouteRequest, gw: GatewayApi, target: str
 
 interface OpenAIModel { id: string; object: 'model'; created: number; owned_by: string }
 
+/**
+ * `/v1/models` is also Anthropic's Models API path, and Anthropic's SDK (`client.models.list()`,
+ * `retrieve()`) always sends `anthropic-version`, which OpenAI's clients never do: such callers get
+ * Anthropic's shapes (`{data, has_more, first_id, last_id}` of `ModelInfo`), the others OpenAI's.
+ */
+const wantsAnthropic = (req: RouteRequest): boolean => req.headers['anthropic-version'] !== undefined;
+
+/** An endpoint or route as Anthropic's `ModelInfo`: what the gateway knows, and null for what it does not. */
+function anthropicModel(m: OpenAIModel) {
+  return {
+    type: 'model' as const, id: m.id, display_name: m.id, created_at: new Date(m.created * 1000).toISOString(),
+    capabilities: null, deprecated_at: null, lifecycle: 'active' as const, line: null, max_input_tokens: null, max_tokens: null, retires_at: null,
+  };
+}
+
+/** One page of Anthropic's model list: `limit` (1–1000, default 20), after `after_id` or before `before_id`. */
+function anthropicModelPage(all: OpenAIModel[], query: RouteRequest['query']) {
+  const raw = query.limit;
+  const limit = raw === undefined || raw === '' ? 20 : Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new GatewayError('GW_ERR_REQUEST_BAD', 'limit: Input should be an integer from 1 to 1000', { param: 'limit' });
+  }
+  const cursor = (name: 'after_id' | 'before_id'): number | null => {
+    const id = query[name];
+    if (id === undefined || id === '') return null;
+    const at = all.findIndex((m) => m.id === id);
+    if (at < 0) throw new GatewayError('GW_ERR_REQUEST_BAD', `${name}: '${id}' is not a model of this gateway`, { param: name });
+    return at;
+  };
+  const after = cursor('after_id');
+  const before = cursor('before_id');
+  let page: OpenAIModel[];
+  let hasMore: boolean;
+  if (before !== null) {
+    const start = Math.max(0, before - limit);
+    page = all.slice(start, before);
+    hasMore = start > 0;
+  } else {
+    const start = after === null ? 0 : after + 1;
+    page = all.slice(start, start + limit);
+    hasMore = start + limit < all.length;
+  }
+  return { data: page.map(anthropicModel), has_more: hasMore, first_id: page[0]?.id ?? null, last_id: page.at(-1)?.id ?? null };
+}
+
 /** Endpoints first, then traffic routes (owned by the gateway itself, which splits them); only those the caller may call. */
 function models(gw: GatewayApi, created: number, caller: Caller | null): OpenAIModel[] {
   const may = (name: string) => !caller?.may || caller.may(name);
@@ -117,15 +162,21 @@ export default definePlugin({
     ctx.route({
       method: 'GET', path: '/v1/models', surface: SURFACE,
       openapi: modelsOperation,
-      handler: async (req, gw) => ({ json: { object: 'list', data: models(gw, created, req.caller) } }),
+      handler: async (req, gw) => {
+        if (!wantsAnthropic(req)) return { json: { object: 'list', data: models(gw, created, req.caller) } };
+        req.setHeader('request-id', req.id);
+        return { json: anthropicModelPage(models(gw, created, req.caller), req.query) };
+      },
     });
     ctx.route({
       method: 'GET', path: '/v1/models/:id', surface: SURFACE,
       openapi: modelOperation,
       handler: async (req, gw) => {
+        const anthropic = wantsAnthropic(req);
+        if (anthropic) req.setHeader('request-id', req.id);
         const found = models(gw, created, req.caller).find((m) => m.id === req.params.id);
         if (!found) throw modelNotFound(req.params.id ?? '');
-        return { json: found };
+        return { json: anthropic ? anthropicModel(found) : found };
       },
     });
   },

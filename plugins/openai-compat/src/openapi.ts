@@ -66,7 +66,9 @@ export function invocationOperation(type: EndpointType): OpenAPIOperation {
 
 export const modelsOperation: OpenAPIOperation = {
   tags: [TAG], operationId: 'openai_list_models', summary: 'List models',
-  description: 'The endpoints (`owned_by`: their provider), then the traffic routes (`owned_by`: `gatehouse`).',
+  description: 'The endpoints (`owned_by`: their provider), then the traffic routes (`owned_by`: `gatehouse`). '
+    + 'With an `anthropic-version` header (Anthropic\'s SDK), Anthropic\'s Models API shape instead: `{"data": [{"type": "model", "id", "display_name", "created_at", ...}], "has_more", "first_id", "last_id"}`, '
+    + 'paged by `limit` (default 20), `after_id` and `before_id`.',
   responses: { 200: { description: '`{"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}`' } },
   'x-components': components,
 };
