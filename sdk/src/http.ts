@@ -2,6 +2,7 @@
  * The upstream HTTP client shared by all providers: undici with keep-alive pools per origin,
  * a timeout, abort on caller disconnect, and MLflow's `send_request` error semantics.
  */
+import { STATUS_CODES } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import { GatewayError, isGatewayError, parseRetryAfter, type UpstreamFacts } from './errors.js';
@@ -177,7 +178,8 @@ export function upstreamStatusError(status: number, parsed: unknown, headers: Up
     const e = obj.error as { message?: unknown } | string;
     if (typeof e === 'string') detail = e;
     else if (e && typeof e === 'object' && typeof e.message === 'string') detail = e.message;
-    else detail = `Upstream error (status ${status})`;
+    // MLflow uses aiohttp's reason phrase when `error` has no `message` (e.g. "Too Many Requests").
+    else detail = STATUS_CODES[status] ?? `Upstream error (status ${status})`;
   }
   const message = typeof detail === 'string' ? detail : JSON.stringify(detail);
   const retryAfter = headerValue(headers, 'retry-after');

@@ -232,6 +232,13 @@ export interface RouteDefinition {
   access?: RouteAccess;
   /** The route's OpenAPI operation; routes without one are not in `/openapi.json`. */
   openapi?: OpenAPIOperation;
+  /**
+   * Whether a path the pattern matches names something that exists (e.g. a configured endpoint).
+   * When it returns false, the path counts as unmatched for the edge's fallback answers: another
+   * method gets 404 (not 405) and no trailing-slash redirect leads to it, as with a router that holds
+   * one static route per name. The handler itself still decides what a call to such a path answers.
+   */
+  exists?(params: Readonly<Record<string, string>>, gateway: GatewayApi): boolean;
   handler(req: RouteRequest, gateway: GatewayApi): Promise<RouteResult>;
 }
 

@@ -181,6 +181,18 @@ export function mountRoutes(o: MountOptions): void {
   const surfaceFor = (name: string | null, path: string) =>
     (name ? surfaces.get(name) : undefined) ?? prefixed.find((s) => path.startsWith(s.pathPrefix!)) ?? plainSurface;
 
+  // A route's `exists` check, by method and pattern: a path it says names nothing counts as unmatched.
+  const exists = new Map<string, NonNullable<RouteDefinition['exists']>>();
+  for (const { def } of routes) if (def.exists) exists.set(`${def.method} ${def.path}`, def.exists);
+  /** Whether any route matches `path`, whatever the method (a Starlette route's partial match). */
+  const routed = (path: string): { methods: string[] } | null => {
+    const layers = router.match(path, 'GET').path.filter((l) => l.methods.length > 0 && l.methods.some((m) => {
+      const check = exists.get(`${m} ${String(l.path)}`);
+      return !check || check(l.params(path, l.captures(path)), api);
+    }));
+    return layers.length ? { methods: [...new Set(layers.flatMap((l) => l.methods))] } : null;
+  };
+
   const finish = (ctx: Koa.Context, x: Exchange) => {
     if (!observers.length) return;
     const inv = x.invocation;
@@ -216,14 +228,15 @@ export function mountRoutes(o: MountOptions): void {
       if (path === null) throw new GatewayError('GW_ERR_REQUEST_BAD', 'The request target is not a valid URL.');
       await next();
       if (ctx.status === 404 && ctx.body === undefined && ctx.respond !== false) {
-        const match = router.match(ctx.path, ctx.method);
-        if (match.path.length > 0) {
-          const allowed = [...new Set(match.path.flatMap((l) => l.methods))].filter((m) => m !== 'HEAD');
-          ctx.set('Allow', allowed.join(', '));
+        const match = routed(ctx.path);
+        if (match) {
+          ctx.set('Allow', match.methods.filter((m) => m !== 'HEAD').join(', '));
           throw new GatewayError('GW_ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed');
         }
-        const alt = ctx.path.endsWith('/') ? ctx.path.slice(0, -1) : `${ctx.path}/`;
-        if (alt && router.match(alt, ctx.method).route) {
+        // Starlette's redirect_slashes: trailing slashes stripped (or one added), then a route for
+        // the other form, for any method (a POST-only path's GET is redirected, then answered 405).
+        const alt = ctx.path.endsWith('/') ? ctx.path.replace(/\/+$/, '') : `${ctx.path}/`;
+        if (alt && routed(alt)) {
           ctx.status = 307;
           ctx.set('Location', alt + (ctx.querystring ? `?${ctx.querystring}` : ''));
           ctx.set(x.out);

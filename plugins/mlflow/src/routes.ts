@@ -44,6 +44,12 @@ export function decodePageToken(token: string | undefined): number {
   throw new GatewayError('GW_ERR_REQUEST_BAD', `Invalid page_token '${token}'. Use the next_page_token of a previous answer.`, { param: 'page_token' });
 }
 
+/**
+ * A query parameter as FastAPI reads a scalar one: a repeated parameter (`?page_token=a&page_token=b`)
+ * gives its last value (the edge hands repeated parameters over as an array).
+ */
+export const queryValue = (v: string | readonly string[] | undefined): string | undefined => (Array.isArray(v) ? v.at(-1) : v as string | undefined);
+
 export function page<T>(items: readonly T[], token: string | undefined, size = PAGE_SIZE): { items: T[]; next: string | null } {
   const start = decodePageToken(token);
   const end = start + size;
@@ -70,6 +76,13 @@ export async function invoke(req: RouteRequest, gw: GatewayApi): Promise<RouteRe
   return { sse: mlflowChunks(r.chunks, provider), invocation: inv };
 }
 
+/**
+ * MLflow registers one invocation route per configured name: a path naming no endpoint or traffic
+ * route matches no route at all, so every method gets the bare 404 (not 405) and a trailing slash
+ * is not redirected.
+ */
+const named = (params: Readonly<Record<string, string>>, gw: GatewayApi): boolean => gw.lookup(params.name ?? '') !== undefined;
+
 /** The endpoints the caller may call (all of them when no guard restricts it). */
 const visible = (gw: GatewayApi, req: RouteRequest): readonly EndpointInfo[] => {
   const c = req.caller;
@@ -83,7 +96,7 @@ export function mlflowRoutes(): RouteDefinition[] {
     {
       method: 'GET', path: '/api/2.0/endpoints/', access: 'caller', openapi: listEndpointsOperation,
       handler: async (req, gw) => {
-        const p = page(visible(gw, req), req.query.page_token);
+        const p = page(visible(gw, req), queryValue(req.query.page_token));
         return { json: { endpoints: p.items.map(endpointJson), next_page_token: p.next } };
       },
     },
@@ -98,7 +111,7 @@ export function mlflowRoutes(): RouteDefinition[] {
     {
       method: 'GET', path: '/api/2.0/gateway/routes/', access: 'caller',
       handler: async (req, gw) => {
-        const p = page(visible(gw, req), req.query.page_token);
+        const p = page(visible(gw, req), queryValue(req.query.page_token));
         return { json: { routes: p.items.map(legacyRouteJson), next_page_token: p.next } };
       },
     },
@@ -134,9 +147,9 @@ export function mlflowRoutes(): RouteDefinition[] {
         };
       },
     },
-    { method: 'POST', path: '/endpoints/:name/invocations', access: 'caller', openapi: invocationOperation, handler: invoke },
+    { method: 'POST', path: '/endpoints/:name/invocations', access: 'caller', openapi: invocationOperation, exists: named, handler: invoke },
     // The `endpoint_url` the list advertises; not in MLflow's OpenAPI document.
-    { method: 'POST', path: '/gateway/:name/invocations', access: 'caller', handler: invoke },
+    { method: 'POST', path: '/gateway/:name/invocations', access: 'caller', exists: named, handler: invoke },
   ];
   return routes.map((r) => ({ ...r, surface: SURFACE }));
 }

@@ -113,6 +113,16 @@ describe('invocations', () => {
     expect(req.jsonCalls).toBe(0);
   });
 
+  it('only the invocation routes say which names exist (MLflow has one static route per name): the edge answers 404, not 405, for the others', () => {
+    const { routes } = registered();
+    const { gw } = fakeGateway([chat, other], [split]);
+    for (const path of ['/endpoints/:name/invocations', '/gateway/:name/invocations']) {
+      const exists = route(routes, 'POST', path).exists!;
+      expect([path, exists({ name: 'chat' }, gw), exists({ name: 'split' }, gw), exists({ name: 'nope' }, gw), exists({}, gw)]).toEqual([path, true, true, false, false]);
+    }
+    expect(routes.filter((r) => r.exists).map((r) => r.path)).toEqual(['/endpoints/:name/invocations', '/gateway/:name/invocations']);
+  });
+
   it('hands the request to the pipeline without reading the body; chat answers end with "provider"', async () => {
     const { routes } = registered();
     const value = chatResponse({ id: 'x', created: 1, model: 'gpt', choices: [{ message: { content: 'hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 2 } });
@@ -216,6 +226,17 @@ describe('reads', () => {
     for (const bad of ['garbage', Buffer.from('{"index": -1}').toString('base64')]) {
       const e = await list.handler(request({}, { page_token: bad }), gw).catch((x) => x);
       expect([e.code, e.status]).toEqual(['GW_ERR_REQUEST_BAD', 400]);
+    }
+  });
+
+  it('a repeated page_token counts by its last value (FastAPI\'s reading of a scalar query parameter)', async () => {
+    const { routes } = registered();
+    const { gw } = fakeGateway(eps, routesInfo);
+    const second = Buffer.from('{"index": 1}').toString('base64');
+    for (const [path, key] of [['/api/2.0/endpoints/', 'endpoints'], ['/api/2.0/gateway/routes/', 'routes']] as const) {
+      const query = { page_token: ['garbage', second] } as unknown as Record<string, string>;
+      const out = await route(routes, 'GET', path).handler(request({}, query), gw) as { json: any };
+      expect([path, out.json[key].map((e: { name: string }) => e.name)]).toEqual([path, ['b']]);
     }
   });
 
