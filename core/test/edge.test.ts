@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatResponse, definePlugin, defineProvider } from '@gatehouse/sdk';
 import { startTestGateway, type TestGateway } from '@gatehouse/sdk/testing';
+import { freePort, startCli } from '../../test/helpers/processes.js';
 
 const provider = defineProvider({
   name: 'echo-edge', displayName: 'Echo', requiresConfig: false,
@@ -81,4 +82,36 @@ describe('HTTP edge limits', () => {
     expect(r.status).toBe(200);
     expect(r.json.choices[0].message.content).toBe('ok');
   });
+});
+
+describe('a refused body, across processes', () => {
+  it('a client still sending a body over the limit reads the 413, not a reset connection (the rest is read away)', async () => {
+    // 8 MiB against a 64 KiB limit, to a `gatehouse start` process: far more than the socket
+    // buffers hold. When the gateway closed the connection as soon as it answered, Node's fetch
+    // failed with EPIPE on 11 of 12 of these (by hand); in one process the race did not show.
+    const cli = await startCli({
+      endpoints: [{ name: 'chat', endpoint_type: 'llm/v1/chat', model: { provider: 'mock' } }],
+      server: { max_body_bytes: 65536 },
+    }, { port: await freePort() });
+    try {
+      const body = JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(8 * 1024 * 1024) }] });
+      const outcomes: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        try {
+          const r = await fetch(`${cli.url}/endpoints/chat/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          outcomes.push(`${r.status} ${JSON.stringify(await r.json())}`);
+        } catch (e) {
+          outcomes.push(`${(e as Error).message}: ${((e as Error).cause as Error | undefined)?.message}`);
+        }
+      }
+      expect(outcomes).toEqual(Array(12).fill('413 {"detail":"The request body is larger than the limit of 65536 bytes."}'));
+      expect((await fetch(`${cli.url}/health`)).status).toBe(200);
+    } finally {
+      await cli.stop();
+    }
+    // It stopped by itself on SIGTERM: reading away a refused body holds no timer that keeps the
+    // process alive (it did, for the 30 s body timeout, until the helper's SIGKILL after 8 s).
+    expect(cli.child.signalCode).toBeNull();
+    expect(cli.child.exitCode).toBe(0);
+  }, 60_000);
 });
