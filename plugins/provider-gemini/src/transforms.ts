@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse, emptyStreamError, GatewayError, paramError, sseJson,
-  truncatedStreamError,
+  chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse, emptyStreamError, foldMaxCompletionTokens, GatewayError,
+  paramError, sseJson, truncatedStreamError,
   type ChatChunk, type ChatMessage, type ChatRequest, type ChatResponse, type CompletionsChunk,
   type CompletionsRequest, type CompletionsResponse, type ContentPart, type EmbeddingsRequest,
   type EmbeddingsResponse, type ToolCall,
@@ -190,12 +190,11 @@ export function messagesToGemini(messages: ChatMessage[]): { contents: Json[]; s
  * Raises 422 for Gemini-native parameter names and for `top_p > 1`.
  */
 export function chatToGemini(req: ChatRequest): Json {
-  const payload: Record<string, unknown> = { ...req };
+  const payload: Record<string, unknown> = foldMaxCompletionTokens(req);
   for (const [ours, theirs] of Object.entries(GENERATION_CONFIG_KEY_MAPPING)) {
     if (present(payload[theirs])) throw paramError(`Invalid parameter ${theirs}. Use ${ours} instead.`, theirs);
   }
   if (present(payload.top_p) && Number(payload.top_p) > 1) throw paramError('top_p should be less than or equal to 1', 'top_p');
-  if (present(payload.max_completion_tokens) && !present(payload.max_tokens)) payload.max_tokens = payload.max_completion_tokens;
 
   const generationConfig: Json = {};
   for (const [k, v] of Object.entries(payload)) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
-  chatChunk, chatResponse, completionsChunk, completionsResponse, defineProvider, embeddingsResponse, nowSeconds, paramError,
+  chatChunk, chatResponse, completionsChunk, completionsResponse, defineProvider, embeddingsResponse, foldMaxCompletionTokens, nowSeconds,
+  paramError,
   type CallContext, type ChatMessage, type ChatTool,
 } from '@gatehouse/sdk';
 
@@ -125,6 +126,7 @@ export default defineProvider<MockConfig>({
 
     return {
       async chat(req, call) {
+        req = foldMaxCompletionTokens(req);
         await sleep(cfg.latency_ms, call.signal);
         const input = chatInput(req.messages);
         const tc = toolCall(req);
@@ -153,6 +155,7 @@ export default defineProvider<MockConfig>({
         });
       },
       async *chatStream(req, call) {
+        req = foldMaxCompletionTokens(req);
         const input = chatInput(req.messages);
         const id = idFor('chat', input);
         const created = nowSeconds();
@@ -180,6 +183,7 @@ export default defineProvider<MockConfig>({
         yield chatChunk({ id, created, model: modelName, choices: [], usage: { prompt_tokens: promptTokens(req.messages.map(textOf)), completion_tokens: words(text).length } });
       },
       async completions(req, call) {
+        req = foldMaxCompletionTokens(req);
         await sleep(cfg.latency_ms, call.signal);
         const { text, finish } = limit(reply(req.prompt), req.max_tokens);
         const n = choiceCount(req.n);
@@ -190,6 +194,7 @@ export default defineProvider<MockConfig>({
         });
       },
       async *completionsStream(req, call) {
+        req = foldMaxCompletionTokens(req);
         const { text, finish } = limit(reply(req.prompt), req.max_tokens);
         const id = idFor('cmpl', req.prompt);
         const created = nowSeconds();

@@ -183,3 +183,26 @@ describe('provider-openai', () => {
     it('forbids organization for azure', () => expect(v({ openai_api_key: 'k', openai_api_type: 'azuread', openai_api_base: 'b', openai_deployment_name: 'd', openai_api_version: 'v', openai_organization: 'o' })[0]).toMatch(/openai_organization/));
   });
 });
+
+describe('provider-openai: max_completion_tokens', () => {
+  let up: FakeUpstream;
+  beforeAll(async () => { up = await startFakeUpstream(); });
+  afterAll(async () => { await up.close(); });
+
+  // o-series models require `max_completion_tokens` (and refuse `max_tokens`): OpenAI and Azure get it unchanged.
+  it.each<[string, () => Record<string, unknown>, string]>([
+    ['openai', () => ({ openai_api_key: 'k', openai_api_base: `${up.url}/v1` }), '/v1/chat/completions'],
+    ['azure', () => ({ openai_api_key: 'k', openai_api_type: 'azure', openai_api_base: up.url, openai_deployment_name: 'o3', openai_api_version: '2024-12-01-preview' }),
+      '/openai/deployments/o3/chat/completions'],
+  ])('%s: chat and chat stream forward it as-is, without adding max_tokens', async (_type, config, path) => {
+    const p = make(config(), 'o3-mini');
+    up.reset();
+    await rejection(p.chat!(chatReq({ max_completion_tokens: 7 }) as any, signal()));
+    expect(up.last().pathname).toBe(path);
+    expect(up.last().json.max_completion_tokens).toBe(7);
+    expect(up.last().json).not.toHaveProperty('max_tokens');
+    up.reset();
+    await rejection(p.chatStream!(chatReq({ max_tokens: 5, max_completion_tokens: 7 }) as any, signal()));
+    expect(up.last().json).toMatchObject({ max_tokens: 5, max_completion_tokens: 7, stream: true });
+  });
+});
