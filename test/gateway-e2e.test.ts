@@ -20,12 +20,20 @@ describe('gateway end to end (OpenAI provider against a fake upstream)', () => {
           { name: 'slow', endpoint_type: 'llm/v1/chat', timeout_seconds: 0.3, model: { provider: 'openai', name: 'gpt-4o', config: { openai_api_key: '$TEST_OPENAI_KEY', openai_api_base: `${up.url}/slow/v1` } } },
           { name: 'dead', endpoint_type: 'llm/v1/chat', model: { provider: 'openai', name: 'gpt-4o', config: { openai_api_key: '$TEST_OPENAI_KEY', openai_api_base: 'http://127.0.0.1:9/v1' } } },
           { name: 'emb', endpoint_type: 'llm/v1/embeddings', model: { provider: 'mock' } },
+          { name: 'emb4', endpoint_type: 'llm/v1/embeddings', model: { provider: 'mock', config: { dimensions: 4 } } },
         ],
         routes: [{ name: 'split', task_type: 'llm/v1/chat', destinations: [{ name: 'chat', traffic_percentage: 100 }] }],
       },
     });
   });
   afterAll(async () => { await gw.close(); await up.close(); });
+
+  it('the mock\'s model.config.dimensions sizes its embeddings (it arrives as the endpoint\'s default dimensions); a request\'s own wins', async () => {
+    const r = await postJson(`${gw.url}/endpoints/emb4/invocations`, { input: ['a', 'b'] });
+    expect(r.json.data.map((d: { embedding: number[] }) => d.embedding.length)).toEqual([4, 4]);
+    const own = await postJson(`${gw.url}/endpoints/emb4/invocations`, { input: 'a', dimensions: 6 });
+    expect(own.json.data[0].embedding).toHaveLength(6);
+  });
 
   it('an upstream 4xx keeps its status with {"detail": message}', async () => {
     up.on('POST /v1/chat/completions', { status: 400, json: { error: { message: 'bad things', type: 'invalid_request_error' } } });

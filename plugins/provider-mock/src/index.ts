@@ -52,6 +52,22 @@ export function choiceCount(n: unknown): number {
   return n;
 }
 
+/** The largest embedding the mock makes. */
+export const MAX_DIMENSIONS = 4096;
+
+/**
+ * The embedding size: the request's `dimensions` (OpenAI's parameter), else the config's. A
+ * `dimensions` in `model.config` reaches the mock as the former: it is a request parameter of
+ * embeddings endpoints, so the kernel takes it as the endpoint's default.
+ */
+export function embeddingSize(requested: unknown, configured: number): number {
+  const d = requested ?? configured;
+  if (typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d > MAX_DIMENSIONS) {
+    throw paramError(`'dimensions' must be an integer from 1 to ${MAX_DIMENSIONS} for the Mock provider. Received value: '${String(d)}'.`, 'dimensions');
+  }
+  return d;
+}
+
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve, reject) => {
   if (ms <= 0) return resolve();
   if (signal.aborted) return reject(signal.reason);
@@ -205,12 +221,13 @@ export default defineProvider<MockConfig>({
         yield completionsChunk({ id, created, model: modelName, choices: [], usage: { prompt_tokens: words(req.prompt).length, completion_tokens: words(text).length } });
       },
       async embeddings(req, call) {
+        const dimensions = embeddingSize(req.dimensions, cfg.dimensions);
         await sleep(cfg.latency_ms, call.signal);
         const inputs: string[] = typeof req.input === 'string' ? [req.input]
           : (req.input as unknown[]).every((x) => typeof x === 'number') ? [(req.input as number[]).join(' ')]
           : (req.input as Array<string | number[]>).map((x) => (typeof x === 'string' ? x : x.join(' ')));
         const tokens = promptTokens(inputs);
-        return embeddingsResponse({ model: modelName, data: inputs.map((t) => mockEmbedding(t, cfg.dimensions)), usage: { prompt_tokens: tokens, total_tokens: tokens } });
+        return embeddingsResponse({ model: modelName, data: inputs.map((t) => mockEmbedding(t, dimensions)), usage: { prompt_tokens: tokens, total_tokens: tokens } });
       },
     };
   },

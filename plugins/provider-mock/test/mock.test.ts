@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkProvider, collect, createProviderInstance, testCall as call } from '@gatehouse/sdk/testing';
+import { checkProvider, collect, createProviderInstance, rejection, testCall as call } from '@gatehouse/sdk/testing';
 import mock, { mockEmbedding } from '../src/index.js';
 
 const make = (config: Record<string, unknown> = {}) => createProviderInstance(mock, { config, model: 'm' });
@@ -57,5 +57,15 @@ describe('provider-mock', () => {
     expect(Math.abs(Math.hypot(...a!) - 1)).toBeLessThan(1e-4);
     expect(mockEmbedding('alpha', 16)).toEqual(a);
     expect(r.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });
+  });
+
+  it('embeddings: the request\'s dimensions wins over the config\'s, and is bounded', async () => {
+    const p = make({ dimensions: 16 });
+    expect((await p.embeddings!({ input: 'alpha', dimensions: 4 }, call())).data[0]!.embedding).toHaveLength(4);
+    expect((await p.embeddings!({ input: 'alpha', dimensions: null }, call())).data[0]!.embedding).toHaveLength(16);
+    for (const d of [0, 4097, 65_536, 1.5]) {
+      const e = await rejection(p.embeddings!({ input: 'alpha', dimensions: d }, call()));
+      expect([e.status, e.param]).toEqual([422, 'dimensions']);
+    }
   });
 });
