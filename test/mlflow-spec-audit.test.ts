@@ -53,6 +53,15 @@ describe('MLflow surface: audit against the spec', () => {
     }
   });
 
+  it('§2: paths match case-sensitively, as Starlette\'s routes do (/HEALTH is a 404)', async () => {
+    for (const path of ['/HEALTH', '/Health', '/API/2.0/endpoints/', '/V1/models']) {
+      const r = await manual(`${gw.url}${path}`, 'GET');
+      expect([path, r.status, await r.text()]).toEqual([path, 404, '{"detail":"Not Found"}']);
+    }
+    expect((await postJson(`${gw.url}/ENDPOINTS/chat/invocations`, chatBody)).status).toBe(404);
+    expect((await manual(`${gw.url}/health`, 'GET')).status).toBe(200);
+  });
+
   it('§2: trailing slashes are redirected as Starlette does', async () => {
     // No redirect to an invocation path that names nothing: MLflow has no route there.
     for (const path of ['/endpoints/nope/invocations/', '/gateway/nope/invocations/']) {

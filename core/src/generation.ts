@@ -271,7 +271,7 @@ export async function buildGeneration(config: GatewayConfig, rt: Runtime): Promi
     }
   });
   mountRoutes({
-    app, router: new Router({ strict: true }), routes: reg.routes, api, surfaces: reg.surfaces, guard: reg.guard?.fn ?? null,
+    app, router: new Router({ strict: true, sensitive: true }), routes: reg.routes, api, surfaces: reg.surfaces, guard: reg.guard?.fn ?? null,
     observers: reg.observers, logger: rt.logger, secrets: config.secrets, limits: config.server, now: () => rt.clock.now(),
   });
 
