@@ -21,6 +21,8 @@ describe('gateway end to end (OpenAI provider against a fake upstream)', () => {
           { name: 'dead', endpoint_type: 'llm/v1/chat', model: { provider: 'openai', name: 'gpt-4o', config: { openai_api_key: '$TEST_OPENAI_KEY', openai_api_base: 'http://127.0.0.1:9/v1' } } },
           { name: 'emb', endpoint_type: 'llm/v1/embeddings', model: { provider: 'mock' } },
           { name: 'emb4', endpoint_type: 'llm/v1/embeddings', model: { provider: 'mock', config: { dimensions: 4 } } },
+          // Seed 000's shape: a default max_tokens in model.config.
+          { name: 'capped', endpoint_type: 'llm/v1/chat', model: { provider: 'openai', name: 'gpt-4o', config: { openai_api_key: '$TEST_OPENAI_KEY', openai_api_base: `${up.url}/v1`, max_tokens: 1000 } } },
         ],
         routes: [{ name: 'split', task_type: 'llm/v1/chat', destinations: [{ name: 'chat', traffic_percentage: 100 }] }],
       },
@@ -33,6 +35,21 @@ describe('gateway end to end (OpenAI provider against a fake upstream)', () => {
     expect(r.json.data.map((d: { embedding: number[] }) => d.embedding.length)).toEqual([4, 4]);
     const own = await postJson(`${gw.url}/endpoints/emb4/invocations`, { input: 'a', dimensions: 6 });
     expect(own.json.data[0].embedding).toHaveLength(6);
+  });
+
+  it('an endpoint\'s default max_tokens does not apply to a request that gives max_completion_tokens (OpenAI refuses both at once)', async () => {
+    const answer = { id: 'x', object: 'chat.completion', created: 1, model: 'gpt-4o', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] };
+    up.on('POST /v1/chat/completions', { json: answer });
+    const sent = async (extra: Record<string, unknown>) => {
+      const r = await postJson(`${gw.url}/v1/chat/completions`, { model: 'capped', ...chatBody, ...extra });
+      expect(r.status).toBe(200);
+      const { max_tokens, max_completion_tokens } = up.last().json as Record<string, unknown>;
+      return { max_tokens, max_completion_tokens };
+    };
+    expect(await sent({ max_completion_tokens: 50 })).toEqual({ max_tokens: undefined, max_completion_tokens: 50 });
+    expect(await sent({})).toEqual({ max_tokens: 1000, max_completion_tokens: undefined });
+    expect(await sent({ max_tokens: 20 })).toEqual({ max_tokens: 20, max_completion_tokens: undefined });
+    expect(await sent({ max_tokens: null, max_completion_tokens: 30 })).toEqual({ max_tokens: undefined, max_completion_tokens: 30 });
   });
 
   it('an upstream 4xx keeps its status with {"detail": message}', async () => {

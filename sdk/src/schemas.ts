@@ -38,6 +38,13 @@ export const parameterSchemas: Readonly<Record<string, Schema>> = {
   logit_bias: nullable({ type: 'object', additionalProperties: bounded('number', -100, 100) }),
 };
 
+/**
+ * Request parameters that are one setting under two names: an endpoint's default for one does not
+ * apply to a request that gives the other (OpenAI refuses `max_tokens` and `max_completion_tokens`
+ * together: "Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported").
+ */
+export const parameterAliases: Readonly<Record<string, string>> = { max_tokens: 'max_completion_tokens', max_completion_tokens: 'max_tokens' };
+
 const common: Record<string, Schema> = {
   ...parameterSchemas,
   stop: { anyOf: [{ ...stringList, minItems: 1 }, { type: 'null' }] },

@@ -7,7 +7,7 @@
 import {
   GatewayError, toGatewayError, unsupportedCapability, type AttemptDecision, type AttemptHooks, type AttemptPolicy, type Attempt,
   type Capability, type Clock, type Invocation, type Observer, type ProviderDefinition, type ProviderInstance, type Stage,
-  type StageMiddleware, type UnifiedChunk, type Usage, validateRequest,
+  type StageMiddleware, type UnifiedChunk, type Usage, parameterAliases, validateRequest,
 } from '@gatehouse/sdk';
 
 export interface BoundEndpoint { def: ProviderDefinition; instance: ProviderInstance }
@@ -122,7 +122,7 @@ export function kernelStages(deps: KernelStageDeps): Record<Stage, StageMiddlewa
       throw new GatewayError('GW_ERR_REQUEST_MODEL_FIELD', "The parameter 'model' is not permitted to be passed. The route being queried already defines a model instance.", { param: 'model' });
     }
     const defaults = attempt.endpoint.defaults;
-    for (const k in defaults) { if (body[k] === undefined || body[k] === null) { body = { ...defaults, ...stripNulls(body, defaults) }; break; } }
+    for (const k in defaults) { if (body[k] === undefined || body[k] === null) { body = withDefaults(body, defaults); break; } }
     const cap = capabilityOf(inv);
     const method = bound.instance[cap] as ((req: unknown, call: unknown) => any) | undefined;
     if (!method) throw unsupportedCapability(cap, bound.def.displayName);
@@ -201,9 +201,14 @@ export function kernelStages(deps: KernelStageDeps): Record<Stage, StageMiddlewa
   };
 }
 
-/** The body without explicit nulls for keys that have an endpoint default (a null means "not given" to providers). */
-function stripNulls(body: Record<string, unknown>, defaults: Readonly<Record<string, unknown>>): Record<string, unknown> {
+/**
+ * The endpoint's defaults under the body. An explicit null in the body means "not given" (to
+ * providers), so the default applies; a default whose other name the body gives (`max_tokens`
+ * against a caller's `max_completion_tokens`) does not.
+ */
+function withDefaults(body: Record<string, unknown>, defaults: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  for (const k in defaults) { const alias = parameterAliases[k]; if (alias === undefined || body[alias] === undefined || body[alias] === null) out[k] = defaults[k]; }
   for (const k in body) if (!(k in defaults) || (body[k] !== null && body[k] !== undefined)) out[k] = body[k];
   return out;
 }
