@@ -71,6 +71,17 @@ export interface UpstreamFacts {
   headers: Record<string, string | string[] | undefined>;
   /** `Retry-After` in milliseconds, when the upstream sent one. */
   retryAfterMs: number | null;
+  /**
+   * The upstream's own error `type`, `code` and `param`, from an OpenAI-shaped error body
+   * (`{"error": {"message", "type", "code", "param"}}`) or Anthropic's
+   * (`{"type": "error", "error": {"type", "message"}}`): non-empty strings only, anything else
+   * (absent, a number, another body shape) is null. Set by `upstreamStatusError`; the OpenAI
+   * surface shows them instead of the gateway's own, so clients see e.g. `insufficient_quota`.
+   * They come from the upstream: the kernel scrubs configured keys out of them like the message.
+   */
+  type?: string | null;
+  code?: string | null;
+  param?: string | null;
 }
 
 export interface GatewayErrorOptions {

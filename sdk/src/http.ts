@@ -167,9 +167,26 @@ export function interpretUpstream(status: number, contentType: string, text: str
   throw upstreamStatusError(status, parsed, headers);
 }
 
+const nonEmpty = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+/**
+ * The `type`, `code` and `param` of an upstream error body: OpenAI's
+ * `{"error": {"message", "type", "code", "param"}}` or Anthropic's
+ * `{"type": "error", "error": {"type", "message"}}`. Non-empty strings only; anything else is null.
+ * @example upstreamErrorFields({ error: { type: 'insufficient_quota', code: 'insufficient_quota', param: null } })
+ * // → { type: 'insufficient_quota', code: 'insufficient_quota', param: null }
+ */
+export function upstreamErrorFields(parsed: unknown): { type: string | null; code: string | null; param: string | null } {
+  const error = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as { error?: unknown }).error : undefined;
+  if (error === null || typeof error !== 'object' || Array.isArray(error)) return { type: null, code: null, param: null };
+  const e = error as { type?: unknown; code?: unknown; param?: unknown };
+  return { type: nonEmpty(e.type), code: nonEmpty(e.code), param: nonEmpty(e.param) };
+}
+
 /**
  * The GatewayError for a non-2xx upstream answer already parsed. It keeps the upstream's facts
- * (status, headers, `Retry-After`), and a `Retry-After` is passed on to the caller.
+ * (status, headers, `Retry-After`, and its error body's `type`, `code` and `param`, see
+ * `upstreamErrorFields`), and a `Retry-After` is passed on to the caller.
  */
 export function upstreamStatusError(status: number, parsed: unknown, headers: UpstreamResponse['headers'] = {}): GatewayError {
   const obj = parsed as { error?: unknown; message?: unknown } | null;
@@ -183,7 +200,7 @@ export function upstreamStatusError(status: number, parsed: unknown, headers: Up
   }
   const message = typeof detail === 'string' ? detail : JSON.stringify(detail);
   const retryAfter = headerValue(headers, 'retry-after');
-  const upstream: UpstreamFacts = { status, headers, retryAfterMs: parseRetryAfter(retryAfter) };
+  const upstream: UpstreamFacts = { status, headers, retryAfterMs: parseRetryAfter(retryAfter), ...upstreamErrorFields(parsed) };
   return new GatewayError('GW_ERR_UPSTREAM_STATUS', message, {
     status: status >= 400 && status < 600 ? status : 502, detail, upstream,
     headers: retryAfter && (status === 429 || status === 503) ? { 'retry-after': retryAfter } : undefined,

@@ -124,8 +124,12 @@ export function scrubError(err: GatewayError, secrets: string[]): GatewayError {
   if (!secrets.length) return err;
   const message = scrub(err.message, secrets);
   const detail = scrub(err.detail, secrets);
-  if (message === err.message && detail === err.detail) return err;
-  return new GatewayError(err.code, message, { status: err.status, detail, param: err.param, headers: err.headers, upstream: err.upstream });
+  // The upstream's own error type, code and param are shown by the OpenAI surface: scrubbed too.
+  const u = err.upstream;
+  const [type, code, param] = [scrub(u?.type, secrets), scrub(u?.code, secrets), scrub(u?.param, secrets)];
+  const upstream = u && (type !== u.type || code !== u.code || param !== u.param) ? { ...u, type, code, param } : u;
+  if (message === err.message && detail === err.detail && upstream === u) return err;
+  return new GatewayError(err.code, message, { status: err.status, detail, param: err.param, headers: err.headers, upstream });
 }
 
 function logError(logger: Logger, err: GatewayError, path: string, id: string, secrets: string[]) {

@@ -55,15 +55,33 @@ const OPENAI_CODES: Partial<Record<string, { type: string; code: string }>> = {
   GW_ERR_AUTH_EXPIRED: { type: 'permission_error', code: 'api_key_expired' },
 };
 
-/** The `error` object OpenAI clients parse, for a JSON answer and for a stream's last event alike. */
+/**
+ * The upstream's own error fields, when an upstream error carries a `type` or `code` (see
+ * `UpstreamFacts`): OpenAI clients act on them (`insufficient_quota` is not a rate limit to retry,
+ * `context_length_exceeded` means "trim the prompt"). Not for an upstream 401/403/407: that concerns
+ * the gateway's own credentials, and e.g. `invalid_api_key` must not read as the caller's fault.
+ */
+function upstreamFields(err: GatewayError): { type: string | null; code: string | null; param: string | null } | null {
+  const u = err.upstream;
+  if (!u || (typeof u.type !== 'string' && typeof u.code !== 'string')) return null;
+  if (u.status === 401 || u.status === 403 || u.status === 407) return null;
+  return { type: u.type ?? null, code: u.code ?? null, param: u.param ?? null };
+}
+
+/**
+ * The `error` object OpenAI clients parse, for a JSON answer and for a stream's last event alike.
+ * An upstream error shows the upstream's `type` and `code` (and its `param` when the error has
+ * none of its own) where it sent them as strings; otherwise the gateway's.
+ */
 export function openAIError(err: GatewayError): OpenAIErrorBody {
   const mapped = OPENAI_CODES[err.code];
+  const up = upstreamFields(err);
   return {
     error: {
       message: err.expose ? err.message : 'Internal Server Error',
-      type: mapped?.type ?? err.type,
-      param: err.param ?? null,
-      code: mapped?.code ?? err.code,
+      type: up?.type ?? mapped?.type ?? err.type,
+      param: err.param ?? up?.param ?? null,
+      code: up?.code ?? mapped?.code ?? err.code,
     },
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chatChunk, completionsChunk, defineErrorCodes, embeddingsResponse, GatewayError, type ErrorCode, type RouteDefinition, type SurfaceDefinition, type UnifiedChunk } from '@gatehouse/sdk';
 import { collect } from '@gatehouse/sdk/testing';
-import plugin, { base64ToFloats, encodeEmbeddings, floatsToBase64, openAIChunks, openAISurface } from '../src/index.js';
+import plugin, { base64ToFloats, encodeEmbeddings, floatsToBase64, openAIChunks, openAISurface, type OpenAIErrorBody } from '../src/index.js';
 
 const render = (code: ErrorCode, message = 'm', opts: ConstructorParameters<typeof GatewayError>[2] = {}) =>
   openAISurface.renderError(new GatewayError(code, message, opts));
@@ -53,6 +53,27 @@ describe('openai surface: error mapping', () => {
     expect(openAISurface.renderStreamError!(new GatewayError('GW_ERR_UPSTREAM_TIMEOUT', 'late'))).toEqual({
       error: { message: 'late', type: 'timeout_error', param: null, code: 'GW_ERR_UPSTREAM_TIMEOUT' },
     });
+  });
+
+  it("an upstream error's own type, code and param (strings) replace the gateway's; the error's own param wins", () => {
+    const errorOf = (code: ErrorCode, message: string, opts: ConstructorParameters<typeof GatewayError>[2]) => (render(code, message, opts).body as OpenAIErrorBody).error;
+    const facts = (status: number, f: { type?: string | null; code?: string | null; param?: string | null }) => ({ status, headers: {}, retryAfterMs: null, ...f });
+    const quota = facts(429, { type: 'insufficient_quota', code: 'insufficient_quota', param: null });
+    expect(render('GW_ERR_UPSTREAM_STATUS', 'quota', { status: 429, upstream: quota })).toEqual({
+      status: 429, body: { error: { message: 'quota', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } },
+    });
+    const ctx = facts(400, { type: 'invalid_request_error', code: 'context_length_exceeded', param: 'messages' });
+    expect(errorOf('GW_ERR_UPSTREAM_STATUS', 'long', { status: 400, upstream: ctx })).toMatchObject({ code: 'context_length_exceeded', param: 'messages' });
+    expect(errorOf('GW_ERR_UPSTREAM_STATUS', 'long', { status: 400, upstream: ctx, param: 'messages.0.content' }).param).toBe('messages.0.content');
+    // Only a type (Anthropic): the gateway's code stays.
+    expect(errorOf('GW_ERR_UPSTREAM_STATUS', 'busy', { status: 529, upstream: facts(529, { type: 'overloaded_error' }) })).toMatchObject({ type: 'overloaded_error', code: 'GW_ERR_UPSTREAM_STATUS' });
+    // Neither a type nor a code: unchanged, the upstream's param too.
+    expect(errorOf('GW_ERR_UPSTREAM_STATUS', 'x', { status: 400, upstream: facts(400, { param: 'messages' }) })).toEqual({ message: 'x', type: 'upstream_error', param: null, code: 'GW_ERR_UPSTREAM_STATUS' });
+    expect(errorOf('GW_ERR_UPSTREAM_STATUS', 'x', { status: 400, upstream: facts(400, {}) }).code).toBe('GW_ERR_UPSTREAM_STATUS');
+    // The gateway's own credentials: never the upstream's invalid_api_key.
+    for (const s of [401, 403, 407]) {
+      expect(errorOf('GW_ERR_UPSTREAM_STATUS', 'bad key', { status: s, upstream: facts(s, { type: 'invalid_request_error', code: 'invalid_api_key' }) }), String(s)).toMatchObject({ type: 'upstream_error', code: 'GW_ERR_UPSTREAM_STATUS' });
+    }
   });
 });
 
