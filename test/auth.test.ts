@@ -64,6 +64,9 @@ describe('auth: who may call', () => {
     const anthropic = await postJson(`${gw.url}/v1/messages`, { model: 'chat', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
     expect(anthropic.status).toBe(401);
     expect(anthropic.json).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+    // Anthropic's SDK reads request-id (APIError.requestID): the guard's refusal carries it too.
+    expect(anthropic.headers.get('request-id')).toBe(anthropic.headers.get('x-request-id'));
+    expect(anthropic.json.request_id).toBe(anthropic.headers.get('x-request-id'));
     // A 15 MB body is refused on headers alone: 401, not 413.
     const huge = await postJson(`${gw.url}/endpoints/chat/invocations`, JSON.stringify({ ...ask, pad: 'x'.repeat(15 * 1024 * 1024) }));
     expect(huge.status).toBe(401);

@@ -211,7 +211,7 @@ describe('Anthropic SDK against /v1/messages', () => {
     expect(missing.error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
     const noMax = await postJson(`${gw.url}/v1/messages`, { model: 'mock', messages: [{ role: 'user', content: 'x' }] });
     expect(noMax.status).toBe(400);
-    expect(noMax.json).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' } });
+    expect(noMax.json).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' }, request_id: noMax.headers.get('x-request-id') });
     const notJson = await postJson(`${gw.url}/v1/messages`, '{"model": ');
     expect(notJson.status).toBe(400);
     expect(notJson.json).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });

@@ -74,7 +74,7 @@ describe('surfaces audit', () => {
       expect(r.status).toBe(429);
       expect(r.headers.get('retry-after')).toBe('7');
       expect(r.headers.get('request-id')).toBe(r.headers.get('x-request-id'));
-      expect(r.json).toEqual({ type: 'error', error: { type: 'rate_limit_error', message: 'Rate limit reached for gpt-4o-mini' } });
+      expect(r.json).toEqual({ type: 'error', error: { type: 'rate_limit_error', message: 'Rate limit reached for gpt-4o-mini' }, request_id: r.headers.get('x-request-id') });
       const err = await anthropic.messages.stream({ model: 'nope', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).finalMessage().catch((e) => e);
       expect(err).toBeInstanceOf(NotFoundError);
       expect(err.requestID).toBeTruthy();

@@ -247,7 +247,8 @@ export interface SurfaceDefinition {
   name: string;
   /** Unmatched paths under this prefix (404, 405) are answered in this surface's shape, e.g. `/v1/`. The longest prefix wins. */
   pathPrefix?: string;
-  renderError(err: GatewayError): { status: number; body: unknown; headers?: Record<string, string> };
+  /** The answer for an error. The kernel gives `context.requestId`, the request's id (also sent as `x-request-id`), for surfaces whose clients read it elsewhere. */
+  renderError(err: GatewayError, context?: { requestId: string }): { status: number; body: unknown; headers?: Record<string, string> };
   /** The event written after the last chunk, e.g. `[DONE]`. */
   streamTerminator?: string;
   /** The event written when a stream fails after it started. */

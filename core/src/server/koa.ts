@@ -278,7 +278,7 @@ export function mountRoutes(o: MountOptions): void {
       const err = handle(e, x.path, x.id);
       x.code = err.code; x.message = err.message;
       if (ctx.respond === false || ctx.res.headersSent) { ctx.res.end(); return; }
-      const rendered = surfaceFor(x.surface, x.path).renderError(err);
+      const rendered = surfaceFor(x.surface, x.path).renderError(err, { requestId: x.id });
       ctx.status = rendered.status;
       ctx.set(x.out);
       if (err.headers) ctx.set(err.headers);

@@ -8,7 +8,7 @@ import { sseEvent, type GatewayError, type SurfaceDefinition } from '@gatehouse/
 
 export const SURFACE = 'anthropic';
 
-export interface AnthropicErrorBody { type: 'error'; error: { type: string; message: string } }
+export interface AnthropicErrorBody { type: 'error'; error: { type: string; message: string }; request_id?: string }
 
 /** Anthropic's error types by HTTP status. */
 const TYPE_BY_STATUS: Record<number, string> = {
@@ -56,12 +56,15 @@ export function anthropicError(err: GatewayError, status = anthropicStatus(err))
 export const anthropicSurface: SurfaceDefinition = {
   name: SURFACE,
   pathPrefix: '/v1/messages',
-  renderError: (err) => {
+  renderError: (err, context) => {
     const status = anthropicStatus(err);
-    // Anthropic's SDK retries 5xx answers unless told not to; retrying a 501 cannot help.
-    return status === 501
-      ? { status, body: anthropicError(err, status), headers: { 'x-should-retry': 'false' } }
-      : { status, body: anthropicError(err, status) };
+    const body: AnthropicErrorBody = anthropicError(err, status);
+    const headers: Record<string, string> = {};
+    // Anthropic's SDK reads `request-id` (APIError.requestID), on errors raised before a route runs too (the auth guard's).
+    if (context) { body.request_id = context.requestId; headers['request-id'] = context.requestId; }
+    // It retries 5xx answers unless told not to; retrying a 501 cannot help.
+    if (status === 501) headers['x-should-retry'] = 'false';
+    return { status, body, headers };
   },
   renderStreamError: (err) => sseEvent('error', anthropicError(err)),
 };
