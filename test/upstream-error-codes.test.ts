@@ -121,9 +121,9 @@ describe('upstream error codes on the OpenAI surface', () => {
   it("the Anthropic surface keeps Anthropic's types by status: insufficient_quota is not one of them", async () => {
     const body = { max_tokens: 5, messages: msgs };
     const q = await postJson(`${gw.url}/v1/messages`, { model: 'quota', ...body });
-    expect([q.status, q.json]).toEqual([429, { type: 'error', error: { type: 'rate_limit_error', message: 'You exceeded your current quota' } }]);
+    expect([q.status, q.json]).toEqual([429, { type: 'error', error: { type: 'rate_limit_error', message: 'You exceeded your current quota' }, request_id: q.headers.get('x-request-id') }]);
     const c = await postJson(`${gw.url}/v1/messages`, { model: 'claude', ...body });
-    expect([c.status, c.json]).toEqual([400, { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' } }]);
+    expect([c.status, c.json]).toEqual([400, { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' }, request_id: c.headers.get('x-request-id') }]);
   });
 
   it("the MLflow routes answer the same upstream errors exactly as before: the upstream's status and {detail}", async () => {
