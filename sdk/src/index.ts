@@ -14,4 +14,4 @@ export * from './sse.js';
 export * from './openai-compatible.js';
 export * from './json.js';
 export * from './validate.js';
-export * from './params.js';
+export { foldMaxCompletionTokens } from './params.js';

@@ -4,6 +4,7 @@
  */
 import type { HttpClient } from './http.js';
 import { adaptProviderInstance, capabilitiesOf, type BaseProvider } from './base-provider.js';
+import { withFoldedLimits } from './params.js';
 import type {
   Capability, ChatChunk, ChatRequest, ChatResponse, CompletionsChunk, CompletionsRequest, CompletionsResponse,
   EmbeddingsRequest, EmbeddingsResponse, EndpointType, UnifiedChunk, UnifiedResponse,
@@ -111,6 +112,12 @@ export interface ProviderDefinition<C = any> {
   readonly keyFields?: readonly string[];
   /** Accept a `model` field in the request body (MLflow rejects it for most providers). */
   readonly allowModelField: boolean;
+  /**
+   * The upstream takes OpenAI's `max_completion_tokens` as it is (OpenAI's own API). Otherwise
+   * (the default) every chat and completions call gets it folded into `max_tokens`, so no
+   * provider ignores the limit or forwards a key its API refuses.
+   */
+  readonly acceptsMaxCompletionTokens: boolean;
   /** If set, a deprecation warning printed at start-up when the provider is used. */
   readonly deprecated?: string;
   /** What the provider can do, for docs and `plugins list` (derived from `create` if omitted). */
@@ -123,8 +130,8 @@ export interface ProviderDefinition<C = any> {
 /** A class-style provider: a `BaseProvider` subclass made once per endpoint with its context. */
 export type ProviderClass<C> = new (ctx: ProviderContext<C>) => BaseProvider<C>;
 
-export type ProviderInput<C> = Omit<ProviderDefinition<C>, typeof PROVIDER_BRAND | 'kind' | 'apiVersion' | 'aliases' | 'requiresConfig' | 'allowModelField' | 'create'>
-  & { apiVersion?: number; aliases?: readonly string[]; requiresConfig?: boolean; allowModelField?: boolean }
+export type ProviderInput<C> = Omit<ProviderDefinition<C>, typeof PROVIDER_BRAND | 'kind' | 'apiVersion' | 'aliases' | 'requiresConfig' | 'allowModelField' | 'acceptsMaxCompletionTokens' | 'create'>
+  & { apiVersion?: number; aliases?: readonly string[]; requiresConfig?: boolean; allowModelField?: boolean; acceptsMaxCompletionTokens?: boolean }
   & {
     /** Object style: return the instance's methods (or a `BaseProvider` instance). Give this or `provider`. */
     create?(ctx: ProviderContext<C>): ProviderInstance | BaseProvider<C>;
@@ -146,13 +153,16 @@ export function defineProvider<C = Record<string, unknown>>(def: ProviderInput<C
   if (!def.name || !/^[a-z0-9]+(-[a-z0-9]+)*$/.test(def.name)) throw new TypeError(`provider name '${def.name}' must be kebab-case`);
   const { provider: Cls, create: make, ...rest } = def;
   if ((typeof Cls === 'function') === (typeof make === 'function')) throw new TypeError(`provider '${def.name}' needs exactly one of create or provider`);
-  const create = Cls
-    ? (ctx: ProviderContext<C>) => adaptProviderInstance(new Cls(ctx), def.displayName)
-    : (ctx: ProviderContext<C>) => adaptProviderInstance(make!(ctx), def.displayName);
+  const adapt = (instance: ProviderInstance | BaseProvider<C>) => {
+    const plain = adaptProviderInstance(instance, def.displayName);
+    return def.acceptsMaxCompletionTokens ? plain : withFoldedLimits(plain);
+  };
+  const create = Cls ? (ctx: ProviderContext<C>) => adapt(new Cls(ctx)) : (ctx: ProviderContext<C>) => adapt(make!(ctx));
   return Object.freeze({
     aliases: [],
     requiresConfig: true,
     allowModelField: false,
+    acceptsMaxCompletionTokens: false,
     ...(Cls && !rest.capabilities ? { capabilities: capabilitiesOf(Cls) } : {}),
     ...rest,
     create,

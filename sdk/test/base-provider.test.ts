@@ -48,10 +48,15 @@ describe('BaseProvider and defineProvider({ provider })', () => {
     expect(() => raw.chatStream({ messages: [] }, testCall())).toThrow('The chat streaming route is not implemented for Echo models.');
   });
 
-  it('object style is unchanged, and exactly one of create / provider is required', () => {
+  it('object style is unchanged, and exactly one of create / provider is required', async () => {
     const plain = { chat: async () => chatResponse({ model: 'm', choices: [] }) };
-    const obj = defineProvider({ name: 'obj', displayName: 'Obj', requiresConfig: false, create: () => plain });
+    // Unchanged where nothing is folded (a provider that takes max_completion_tokens as it is)...
+    const obj = defineProvider({ name: 'obj', displayName: 'Obj', requiresConfig: false, acceptsMaxCompletionTokens: true, create: () => plain });
     expect(createProviderInstance(obj, { config: {} })).toBe(plain);
+    // ...otherwise its own methods answer, behind the max_completion_tokens fold (params.test.ts).
+    const folded = createProviderInstance(defineProvider({ name: 'obj2', displayName: 'Obj', requiresConfig: false, create: () => plain }), { config: {} });
+    expect(Object.keys(folded)).toEqual(['chat']);
+    expect(await folded.chat!({ messages: [] }, { signal: new AbortController().signal })).toEqual(await plain.chat());
     expect(() => defineProvider({ name: 'none', displayName: 'None' } as any)).toThrow('needs exactly one of create or provider');
     expect(() => defineProvider({ name: 'both', displayName: 'Both', provider: Echo, create: () => plain } as any)).toThrow('needs exactly one of create or provider');
   });

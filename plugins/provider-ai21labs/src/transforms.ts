@@ -1,9 +1,7 @@
 /**
  * Pure request/response transforms for AI21 Labs Jurassic-2 completions (spec §11.8). No I/O here.
  */
-import {
-  completionsResponse, excludeNone, foldMaxCompletionTokens, paramError, type CompletionsRequest, type CompletionsResponse,
-} from '@gatehouse/sdk';
+import { completionsResponse, excludeNone, paramError, type CompletionsRequest, type CompletionsResponse } from '@gatehouse/sdk';
 
 export const DEFAULT_AI21LABS_API_BASE = 'https://api.ai21.com/studio/v1';
 
@@ -23,7 +21,7 @@ type Json = any;
  * scaled. A native AI21 name in the request, or `stream: true`, is a 422 (MLflow's messages).
  */
 export function completeRequestBody(req: CompletionsRequest): Record<string, unknown> {
-  const p: Record<string, unknown> = excludeNone(foldMaxCompletionTokens(req));
+  const p: Record<string, unknown> = excludeNone(req);
   for (const [ours, theirs] of Object.entries(RENAMES)) {
     if (theirs in p) throw paramError(`Invalid parameter ${theirs}. Use ${ours} instead.`, theirs);
   }

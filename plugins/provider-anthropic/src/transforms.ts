@@ -3,7 +3,7 @@
  * Text Completions APIs (spec §11.2). No I/O here: `index.ts` does the calls.
  */
 import {
-  chatChunk, chatResponse, completionsResponse, excludeNone, foldMaxCompletionTokens, GatewayError, nowSeconds, paramError,
+  chatChunk, chatResponse, completionsResponse, excludeNone, GatewayError, nowSeconds, paramError,
   type ChatChunk, type ChatMessage, type ChatRequest, type ChatResponse, type ChatTool, type CompletionsRequest,
   type CompletionsResponse, type ContentPart, type ToolCall,
 } from '@gatehouse/sdk';
@@ -132,7 +132,6 @@ export function toAnthropicToolChoice(choice: unknown): Json {
  * @param model the endpoint's `model.name`
  */
 export function toAnthropicChat(req: ChatRequest, model: string | null, stream: boolean): Record<string, unknown> {
-  req = foldMaxCompletionTokens(req);
   if (req.top_p !== undefined && req.top_p !== null && req.temperature !== undefined && req.temperature !== null) {
     throw paramError("Cannot set both 'temperature' and 'top_p' parameters.", 'top_p');
   }
@@ -292,7 +291,6 @@ export function anthropicPrompt(prompt: string): string {
 
 /** The legacy `/v1/complete` body (MLflow's `completions_to_model`). */
 export function toAnthropicCompletions(req: CompletionsRequest, model: string | null): Record<string, unknown> {
-  req = foldMaxCompletionTokens(req);
   // MLflow refused any `top_p` because it always sent a temperature; now that an omitted
   // temperature is not sent, only the pair is refused, and `top_p` alone is forwarded.
   if (req.top_p !== undefined && req.top_p !== null && req.temperature !== undefined && req.temperature !== null) {

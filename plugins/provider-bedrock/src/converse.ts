@@ -3,7 +3,7 @@
  * unified response, and ConverseStream events → unified chunks. Pure; no I/O.
  */
 import {
-  chatChunk, chatResponse, foldMaxCompletionTokens, nowSeconds, paramError, truncatedStreamError,
+  chatChunk, chatResponse, nowSeconds, paramError, truncatedStreamError,
   type ChatChunk, type ChatMessage, type ChatRequest, type ChatResponse, type ChatTool, type ContentPart, type ToolCall,
 } from '@gatehouse/sdk';
 
@@ -103,7 +103,6 @@ export function toConverseToolChoice(choice: unknown): Json | undefined {
  * MLflow does for Titan and Claude); `additionalModelRequestFields` passes through.
  */
 export function toConverse(req: ChatRequest): Record<string, unknown> {
-  req = foldMaxCompletionTokens(req);
   if ((req.n ?? 1) !== 1) throw paramError(`'n' must be '1' for Amazon Bedrock chat. Received value: '${req.n}'.`, 'n');
   const { system, messages } = toConverseMessages(req.messages);
   const body: Record<string, unknown> = { messages };

@@ -2,9 +2,7 @@
  * Completions through InvokeModel: the request and response bodies of each model family
  * (spec §11.6). Pure functions; the family is chosen from the model id.
  */
-import {
-  completionsResponse, foldMaxCompletionTokens, GatewayError, nowSeconds, paramError, type CompletionsRequest, type CompletionsResponse,
-} from '@gatehouse/sdk';
+import { completionsResponse, GatewayError, nowSeconds, paramError, type CompletionsRequest, type CompletionsResponse } from '@gatehouse/sdk';
 
 type Json = any;
 
@@ -113,7 +111,7 @@ function cohereBody(p: Record<string, unknown>): Record<string, unknown> {
 
 /** The InvokeModel body for a completions request. */
 export function toInvokeBody(family: Family, req: CompletionsRequest): Record<string, unknown> {
-  const p = withoutDefaults(foldMaxCompletionTokens(req));
+  const p = withoutDefaults(req);
   switch (family) {
     case 'anthropic': return anthropicBody(p);
     case 'amazon': return titanBody(p);

@@ -3,7 +3,7 @@
  * bodies, and their answers and NDJSON stream events -> unified responses. No I/O here.
  */
 import {
-  chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse, foldMaxCompletionTokens, GatewayError, paramError,
+  chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse, GatewayError, paramError,
   type ChatChunk, type ChatMessage, type ChatRequest, type ChatResponse, type CompletionsChunk, type CompletionsRequest,
   type CompletionsResponse, type EmbeddingsRequest, type EmbeddingsResponse,
 } from '@gatehouse/sdk';
@@ -60,7 +60,6 @@ function textOf(m: ChatMessage): string {
  * messages are joined into `preamble`, the other user/assistant turns become `chat_history`.
  */
 export function chatToCohere(req: ChatRequest, model: string | null, stream: boolean): Json {
-  req = foldMaxCompletionTokens(req);
   if (present(req.n) && req.n !== 1) throw paramError(`Parameter n must be 1 for Cohere chat, got ${req.n}.`, 'n');
   if (present(req.stop)) throw paramError('Parameter stop is not supported for Cohere chat.', 'stop');
   if (req.tools?.length) throw paramError('Tool calling is not supported by the Cohere provider.', 'tools');
@@ -85,7 +84,6 @@ const COMPLETIONS_KEYS: Readonly<Record<string, string>> = { stop: 'stop_sequenc
 
 /** Unified completions request -> `/v1/generate` body. A Cohere-native key is a 400, as in MLflow. */
 export function completionsToCohere(req: CompletionsRequest, model: string | null, stream: boolean): Json {
-  req = foldMaxCompletionTokens(req);
   for (const [ours, theirs] of Object.entries(COMPLETIONS_KEYS)) {
     if (present(req[theirs])) {
       throw new GatewayError('GW_ERR_REQUEST_BAD', `Invalid parameter ${theirs}. Use ${ours} instead.`, { param: theirs });

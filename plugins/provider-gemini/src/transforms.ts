@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse, emptyStreamError, foldMaxCompletionTokens, GatewayError,
-  paramError, sseJson, truncatedStreamError,
+  chatChunk, chatResponse, completionsChunk, completionsResponse, embeddingsResponse, emptyStreamError, GatewayError, paramError, sseJson,
+  truncatedStreamError,
   type ChatChunk, type ChatMessage, type ChatRequest, type ChatResponse, type CompletionsChunk,
   type CompletionsRequest, type CompletionsResponse, type ContentPart, type EmbeddingsRequest,
   type EmbeddingsResponse, type ToolCall,
@@ -190,7 +190,7 @@ export function messagesToGemini(messages: ChatMessage[]): { contents: Json[]; s
  * Raises 422 for Gemini-native parameter names and for `top_p > 1`.
  */
 export function chatToGemini(req: ChatRequest): Json {
-  const payload: Record<string, unknown> = foldMaxCompletionTokens(req);
+  const payload: Record<string, unknown> = { ...req };
   for (const [ours, theirs] of Object.entries(GENERATION_CONFIG_KEY_MAPPING)) {
     if (present(payload[theirs])) throw paramError(`Invalid parameter ${theirs}. Use ${ours} instead.`, theirs);
   }

@@ -6,7 +6,7 @@
  * - Chat: TGI's Messages API, `POST /v1/chat/completions`, which is OpenAI-shaped.
  */
 import {
-  GatewayError, chatChunk, chatResponse, completionsChunk, completionsResponse, excludeNone, foldMaxCompletionTokens, paramError,
+  GatewayError, chatChunk, chatResponse, completionsChunk, completionsResponse, excludeNone, paramError,
   type ChatChunk, type ChatRequest, type ChatResponse, type ChunkToolCallInput, type CompletionsChunk,
   type CompletionsRequest, type CompletionsResponse, type ToolCall,
 } from '@gatehouse/sdk';
@@ -32,7 +32,6 @@ function checkN(n: unknown): void {
  * for usage) is only asked for on `/generate`: TGI refuses it on streams.
  */
 export function generateRequestBody(req: CompletionsRequest, stream = false): { inputs: string; parameters: Record<string, unknown> } {
-  req = foldMaxCompletionTokens(req);
   if ('max_new_tokens' in req && req.max_new_tokens !== undefined) {
     throw paramError('Invalid parameter max_new_tokens. Use max_tokens instead.', 'max_new_tokens');
   }
@@ -109,7 +108,6 @@ export const isFinalGenerateEvent = (js: Json): boolean => typeof js?.generated_
 
 /** The TGI Messages API body: OpenAI's, with a `model` (unused by TGI, but required by older versions). */
 export function chatRequestBody(req: ChatRequest, model: string | null, stream: boolean): Record<string, unknown> {
-  req = foldMaxCompletionTokens(req);
   checkN(req.n);
   const { model: _model, stream: _stream, ...rest } = req;
   const body: Record<string, unknown> = { model: model || 'tgi', ...excludeNone(rest) };

@@ -1,4 +1,4 @@
-import { defineProvider, foldMaxCompletionTokens, joinUrl, openAICompatible, type ProviderContext, type ProviderInstance } from '@gatehouse/sdk';
+import { defineProvider, joinUrl, openAICompatible, type ProviderContext, type ProviderInstance } from '@gatehouse/sdk';
 import {
   DEFAULT_MISTRAL_API_BASE, completionsRequestBody, completionsResponseFrom, embeddingsRequestBody, embeddingsResponseFrom,
 } from './transforms.js';
@@ -35,8 +35,7 @@ const target = ({ config, model }: ProviderContext<MistralConfig>) => ({
 
 /**
  * Chat and chat streams: Mistral's `/v1/chat/completions` is OpenAI-shaped. Mistral rejects
- * unknown body fields, so no `stream_options` is added (it reports usage on the last chunk anyway)
- * and `max_completion_tokens` is sent as `max_tokens`.
+ * unknown body fields, so no `stream_options` is added; it reports usage on the last chunk anyway.
  */
 const chatPart = openAICompatible<MistralConfig>({
   name: 'mistral',
@@ -45,7 +44,6 @@ const chatPart = openAICompatible<MistralConfig>({
   capabilities: ['chat', 'chatStream'],
   streamUsage: false,
   target,
-  mapRequest: (_kind, body) => foldMaxCompletionTokens(body),
 });
 
 /** Mistral (spec §11.4): completions and embeddings as MLflow, plus chat and chat streams. */

@@ -5,7 +5,7 @@
  * what differs: completions (sent to `chat/completions`) and embeddings.
  */
 import {
-  completionsResponse, embeddingsResponse, excludeNone, foldMaxCompletionTokens,
+  completionsResponse, embeddingsResponse, excludeNone,
   type CompletionsRequest, type CompletionsResponse, type EmbeddingsRequest, type EmbeddingsResponse,
 } from '@gatehouse/sdk';
 
@@ -16,11 +16,10 @@ type Json = any;
 /**
  * Completions → Mistral chat body, as MLflow's `MistralAdapter.completions_to_model`:
  * the prompt becomes one user message, `stop` and `n` are dropped, temperature is halved
- * (Mistral's range is 0–1, the gateway's 0–2), `max_completion_tokens` becomes `max_tokens`.
- * Everything else is forwarded.
+ * (Mistral's range is 0–1, the gateway's 0–2). Everything else is forwarded.
  */
 export function completionsRequestBody(req: CompletionsRequest, model: string | null): Record<string, unknown> {
-  const { prompt, stop: _stop, n: _n, model: _model, stream: _stream, stream_options: _so, ...rest } = foldMaxCompletionTokens(req);
+  const { prompt, stop: _stop, n: _n, model: _model, stream: _stream, stream_options: _so, ...rest } = req;
   const body: Record<string, unknown> = excludeNone(rest);
   if (typeof body.temperature === 'number') body.temperature = 0.5 * body.temperature;
   return { ...(model ? { model } : {}), messages: [{ role: 'user', content: prompt }], ...body };

@@ -7,7 +7,7 @@
  * MLflow's pydantic error text.
  */
 import {
-  GatewayError, chatResponse, completionsResponse, embeddingsResponse, excludeNone, foldMaxCompletionTokens, paramError,
+  GatewayError, chatResponse, completionsResponse, embeddingsResponse, excludeNone, paramError,
   type ChatRequest, type ChatResponse, type CompletionsRequest, type CompletionsResponse, type EmbeddingsRequest,
   type EmbeddingsResponse,
 } from '@gatehouse/sdk';
@@ -29,12 +29,12 @@ export function invocationBody(payload: Record<string, unknown>, key: string): {
   return body;
 }
 
-export const completionsRequestBody = (req: CompletionsRequest) => invocationBody(foldMaxCompletionTokens(req), 'prompt');
+export const completionsRequestBody = (req: CompletionsRequest) => invocationBody(req, 'prompt');
 export const embeddingsRequestBody = (req: EmbeddingsRequest) => invocationBody(req, 'input');
 
 /** Chat: one message only (MLflow served chat models take a single query); `inputs = [content]`. */
 export function chatRequestBody(req: ChatRequest): { inputs: unknown[]; params?: Record<string, unknown> } {
-  const body = invocationBody(foldMaxCompletionTokens(req), 'messages');
+  const body = invocationBody(req, 'messages');
   const count = body.inputs.length;
   if (count > 1) {
     throw paramError(

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
-  chatChunk, chatResponse, completionsChunk, completionsResponse, defineProvider, embeddingsResponse, foldMaxCompletionTokens, nowSeconds,
-  paramError,
+  chatChunk, chatResponse, completionsChunk, completionsResponse, defineProvider, embeddingsResponse, nowSeconds, paramError,
   type CallContext, type ChatMessage, type ChatTool,
 } from '@gatehouse/sdk';
 
@@ -142,7 +141,6 @@ export default defineProvider<MockConfig>({
 
     return {
       async chat(req, call) {
-        req = foldMaxCompletionTokens(req);
         await sleep(cfg.latency_ms, call.signal);
         const input = chatInput(req.messages);
         const tc = toolCall(req);
@@ -171,7 +169,6 @@ export default defineProvider<MockConfig>({
         });
       },
       async *chatStream(req, call) {
-        req = foldMaxCompletionTokens(req);
         const input = chatInput(req.messages);
         const id = idFor('chat', input);
         const created = nowSeconds();
@@ -199,7 +196,6 @@ export default defineProvider<MockConfig>({
         yield chatChunk({ id, created, model: modelName, choices: [], usage: { prompt_tokens: promptTokens(req.messages.map(textOf)), completion_tokens: words(text).length } });
       },
       async completions(req, call) {
-        req = foldMaxCompletionTokens(req);
         await sleep(cfg.latency_ms, call.signal);
         const { text, finish } = limit(reply(req.prompt), req.max_tokens);
         const n = choiceCount(req.n);
@@ -210,7 +206,6 @@ export default defineProvider<MockConfig>({
         });
       },
       async *completionsStream(req, call) {
-        req = foldMaxCompletionTokens(req);
         const { text, finish } = limit(reply(req.prompt), req.max_tokens);
         const id = idFor('cmpl', req.prompt);
         const created = nowSeconds();

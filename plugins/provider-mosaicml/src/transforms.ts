@@ -3,7 +3,7 @@
  * back, the Llama-2 chat prompt, and the remap of MosaicML's token-limit 500s to 422s.
  */
 import {
-  chatResponse, completionsResponse, embeddingsResponse, foldMaxCompletionTokens, GatewayError, isGatewayError, paramError,
+  chatResponse, completionsResponse, embeddingsResponse, GatewayError, isGatewayError, paramError,
   type ChatMessage, type ChatRequest, type ChatResponse, type CompletionsRequest, type CompletionsResponse,
   type EmbeddingsRequest, type EmbeddingsResponse,
 } from '@gatehouse/sdk';
@@ -62,7 +62,6 @@ function parameters(rest: Record<string, unknown>): Record<string, unknown> {
 
 /** Unified chat request -> `{"inputs": [llama2 prompt], "parameters": {...}}`. */
 export function chatToMosaic(req: ChatRequest): Json {
-  req = foldMaxCompletionTokens(req);
   if (req.tools?.length) throw paramError('Tool calling is not supported by the MosaicML provider.', 'tools');
   const { messages, tools: _t, ...rest } = req;
   const params = parameters(rest);
@@ -71,7 +70,6 @@ export function chatToMosaic(req: ChatRequest): Json {
 
 /** Unified completions request -> `{"inputs": [prompt], "parameters": {...}}`. */
 export function completionsToMosaic(req: CompletionsRequest): Json {
-  req = foldMaxCompletionTokens(req);
   const { prompt, ...rest } = req;
   return { inputs: [prompt], parameters: parameters(rest) };
 }

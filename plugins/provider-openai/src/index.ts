@@ -16,6 +16,8 @@ const apiType = (c: OpenAIConfig) => (c.openai_api_type ?? 'openai').toLowerCase
 export default openAICompatible<OpenAIConfig>({
   name: 'openai',
   displayName: 'OpenAI',
+  // o-series models require max_completion_tokens and refuse max_tokens: pass it on as it is.
+  acceptsMaxCompletionTokens: true,
   configSchema: {
     type: 'object',
     required: ['openai_api_key'],

@@ -3,7 +3,7 @@
  * `generateMessage` / `generateText` / `batchEmbedText` bodies and back. No I/O here.
  */
 import {
-  chatResponse, completionsResponse, embeddingsResponse, foldMaxCompletionTokens, paramError,
+  chatResponse, completionsResponse, embeddingsResponse, paramError,
   type ChatMessage, type ChatRequest, type ChatResponse, type CompletionsRequest, type CompletionsResponse,
   type EmbeddingsRequest, type EmbeddingsResponse,
 } from '@gatehouse/sdk';
@@ -40,7 +40,6 @@ const COMPLETIONS_KEYS = { stop: 'stopSequences', n: 'candidateCount', max_token
 
 /** Unified chat request -> `generateMessage` body (`role` -> `author`; `examples`/`context` go into `prompt`). */
 export function chatToPalm(req: ChatRequest): Json {
-  req = foldMaxCompletionTokens(req);
   if (present(req.max_tokens) || present(req.maxOutputTokens)) throw paramError('Max tokens is not supported for PaLM chat.', 'max_tokens');
   if (req.tools?.length) throw paramError('Tool calling is not supported by the PaLM provider.', 'tools');
   const { messages, examples, context, tools: _tools, ...rest } = req;
@@ -54,7 +53,6 @@ export function chatToPalm(req: ChatRequest): Json {
 
 /** Unified completions request -> `generateText` body. */
 export function completionsToPalm(req: CompletionsRequest): Json {
-  req = foldMaxCompletionTokens(req);
   const { prompt, ...rest } = req;
   return { prompt: { text: prompt }, ...rename(rest, COMPLETIONS_KEYS) };
 }

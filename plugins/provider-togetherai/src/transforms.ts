@@ -6,8 +6,7 @@
  * so the mappings are spelled out here.
  */
 import {
-  chatResponse, completionsResponse, embeddingsResponse, excludeNone, foldMaxCompletionTokens, openAIChatChunk, openAICompletionsChunk,
-  paramError,
+  chatResponse, completionsResponse, embeddingsResponse, excludeNone, openAIChatChunk, openAICompletionsChunk, paramError,
   type ChatChunk, type ChatResponse, type CompletionsChunk, type CompletionsResponse, type EmbeddingsResponse,
 } from '@gatehouse/sdk';
 
@@ -26,11 +25,10 @@ const isInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger
 /**
  * The chat/completions body: `{"model": <configured>, ...payload}`, where a client `model` wins
  * (TogetherAI does not reject it). `logprobs` and `top_logprobs` must be integers; `top_logprobs`
- * (OpenAI's name) is renamed to TogetherAI's `logprobs`, `max_completion_tokens` becomes `max_tokens`.
- * Throws 422 GatewayErrors like MLflow.
+ * (OpenAI's name) is renamed to TogetherAI's `logprobs`. Throws 422 GatewayErrors like MLflow.
  */
 export function requestBody(payload: Record<string, unknown>, configModel: string | null, stream: boolean): Record<string, unknown> {
-  const p: Record<string, unknown> = excludeNone(foldMaxCompletionTokens(payload));
+  const p: Record<string, unknown> = excludeNone(payload);
   if ('logprobs' in p && !isInt(p.logprobs)) throw paramError(LOGPROBS_TYPE, 'logprobs');
   if ('top_logprobs' in p && !isInt(p.top_logprobs)) throw paramError(TOP_LOGPROBS_TYPE, 'top_logprobs');
   const renamed: Record<string, unknown> = {};
@@ -39,9 +37,8 @@ export function requestBody(payload: Record<string, unknown>, configModel: strin
   return { ...(configModel ? { model: configModel } : {}), ...renamed };
 }
 
-/** Completions (and completions streams) need a truthy `max_tokens` (or `max_completion_tokens`). */
+/** Completions (and completions streams) need a truthy `max_tokens`. */
 export function completionsRequestBody(payload: Record<string, unknown>, configModel: string | null, stream: boolean): Record<string, unknown> {
-  payload = foldMaxCompletionTokens(payload);
   if (!payload.max_tokens) throw paramError(MAX_TOKENS_REQUIRED, 'max_tokens');
   return requestBody(payload, configModel, stream);
 }
