@@ -42,14 +42,16 @@ export const toolResultReply = (messages: ChatMessage[]): string | null => {
 /** The most choices the mock makes: OpenAI's bound on `n`, which the request schemas enforce too. */
 export const MAX_CHOICES = 128;
 
-/** `n` as a number of choices. The mock does work proportional to it, so it never trusts an unchecked number. */
-export function choiceCount(n: unknown): number {
-  if (n === undefined || n === null) return 1;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_CHOICES) {
-    throw paramError(`'n' must be an integer from 1 to ${MAX_CHOICES} for the Mock provider. Received value: '${String(n)}'.`, 'n');
+/** An integer parameter the mock does work proportional to, checked against its bounds (never an unchecked number). */
+function bounded(param: string, v: unknown, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    throw paramError(`'${param}' must be an integer from 1 to ${max} for the Mock provider. Received value: '${String(v)}'.`, param);
   }
-  return n;
+  return v;
 }
+
+/** `n` as a number of choices (omitted or null: one). */
+export const choiceCount = (n: unknown): number => (n === undefined || n === null ? 1 : bounded('n', n, MAX_CHOICES));
 
 /** The largest embedding the mock makes. */
 export const MAX_DIMENSIONS = 4096;
@@ -59,13 +61,7 @@ export const MAX_DIMENSIONS = 4096;
  * `dimensions` in `model.config` reaches the mock as the former: it is a request parameter of
  * embeddings endpoints, so the kernel takes it as the endpoint's default.
  */
-export function embeddingSize(requested: unknown, configured: number): number {
-  const d = requested ?? configured;
-  if (typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d > MAX_DIMENSIONS) {
-    throw paramError(`'dimensions' must be an integer from 1 to ${MAX_DIMENSIONS} for the Mock provider. Received value: '${String(d)}'.`, 'dimensions');
-  }
-  return d;
-}
+export const embeddingSize = (requested: unknown, configured: number): number => bounded('dimensions', requested ?? configured, MAX_DIMENSIONS);
 
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve, reject) => {
   if (ms <= 0) return resolve();
